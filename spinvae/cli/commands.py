@@ -1,0 +1,96 @@
+"""What the ``spinvae`` subcommands do, once their arguments are parsed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from spinvae.audio.mel import MelSettings
+from spinvae.data.build import MANIFEST, BuildConfig, BuildError, build_dataset
+from spinvae.presets.sysex import SysexError, read_preset
+from spinvae.synth.base import RenderSettings
+
+
+class UserError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+def parse_notes(pairs: list[str]) -> tuple[tuple[int, int], ...]:
+    """``["56:75", "48:100"]`` -> ((56, 75), (48, 100))."""
+    notes = []
+    for pair in pairs:
+        try:
+            note, velocity = (int(x) for x in pair.split(":"))
+        except ValueError:
+            raise UserError(f"--notes: {pair!r} is not NOTE:VELOCITY (for example 56:75)") from None
+        notes.append((note, velocity))
+    return tuple(notes)
+
+
+def data_build(args: Any) -> dict[str, Any]:
+    try:
+        config = BuildConfig(
+            syx=tuple(args.syx),
+            procedural=args.procedural,
+            seed=args.seed,
+            render=RenderSettings(args.sample_rate, parse_notes(args.notes), args.note_duration, args.duration),
+            mel=MelSettings(args.n_fft, args.hop_length, args.n_mels),
+            silence_db=args.silence_db,
+            chunk_size=args.chunk_size,
+            workers=args.workers,
+        )
+        manifest = build_dataset(args.out, config, progress=args.progress)
+    except (BuildError, ValueError) as err:
+        raise UserError(str(err)) from None
+    print(format_summary(Path(args.out), manifest))
+    return manifest
+
+
+def data_info(folder: str) -> None:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise UserError(f"{folder}: no {MANIFEST} (not a built dataset, or its build has not finished)")
+    print(format_summary(Path(folder), json.loads(path.read_text())))
+
+
+def format_summary(folder: Path, manifest: dict[str, Any]) -> str:
+    """Counts per split, exclusions by reason, sources and disk size of a built dataset."""
+    disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    splits = manifest["splits"]
+    settings = manifest["settings"]
+    notes = " ".join(f"{n}:{v}" for n, v in settings["render"]["notes"])
+    sources = manifest["sources"]
+    n_files = sum(1 for s in sources if not s["path"].startswith("procedural"))
+    n_bad = sum(1 for s in sources if s.get("error"))
+    lines = [
+        f"dataset {folder}",
+        f"  presets     {manifest['n_presets']:>7}  (train {splits['train']}, valid {splits['valid']}, test {splits['test']})",
+        f"  voices read {manifest['n_voices_read']:>7}  ({manifest['n_duplicates']} duplicates removed, {manifest['n_unique']} unique)",
+        f"  sources     {n_files:>7} .syx files ({n_bad} unreadable)"
+        + "".join(f" + {s['n_voices']} {s['path']}" for s in sources if s["path"].startswith("procedural")),
+        f"  excluded    {len(manifest['excluded']):>7}"
+        + "".join(f"  {reason}: {count}" for reason, count in sorted(manifest["excluded_by_reason"].items())),
+        f"  audio       {settings['render']['sample_rate']} Hz, notes {notes}, "
+        f"{settings['render']['note_duration']} s held of {settings['render']['duration']} s",
+        f"  spectrogram {' x '.join(str(d) for d in manifest['store']['shape'][1:])} (notes x mels x frames), "
+        f"dB range of train [{manifest['normalization']['db_min']:.1f}, {manifest['normalization']['db_max']:.1f}]",
+        f"  disk        {disk / 1e6:>7.1f} MB ({disk / max(manifest['n_unique'], 1) / 1e3:.1f} kB per preset)",
+    ]
+    return "\n".join(lines)
+
+
+def render(args: Any) -> None:
+    import soundfile
+
+    from spinvae.synth.dexed import DexedSynth
+
+    try:
+        preset = read_preset(args.preset)
+        settings = RenderSettings(args.sample_rate, ((args.note, args.velocity),), args.note_duration, args.duration)
+    except (SysexError, ValueError) as err:
+        raise UserError(str(err)) from None
+    audio = DexedSynth(settings.sample_rate).render(preset, args.note, args.velocity, settings.note_duration, settings.duration)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(args.out, audio, settings.sample_rate, subtype="FLOAT")
+    print(f"wrote {args.out} ({len(audio) / settings.sample_rate:.2f} s, note {args.note}, velocity {args.velocity})")

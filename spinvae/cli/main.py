@@ -1,0 +1,82 @@
+"""The ``spinvae`` command: one entry point, one subcommand per job.
+
+- ``spinvae data build``: build a dataset (renders, spectrograms, splits) from .syx files
+  and/or the procedural generator; ``--config datasets/<recipe>.yaml`` reads a recipe.
+- ``spinvae data info DIR``: counts per split, exclusions, sources, disk size.
+- ``spinvae render --preset BANK.syx:INDEX --out x.wav``: render one voice.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from jsonargparse import ActionConfigFile, ArgumentParser
+
+
+def _data_build_parser() -> ArgumentParser:
+    p = ArgumentParser(description="Build a dataset of presets, renders and mel-spectrograms.")
+    p.add_argument("--config", action=ActionConfigFile, help="a dataset recipe (YAML), e.g. datasets/default.yaml")
+    p.add_argument("--out", type=str, required=True, help="output folder")
+    p.add_argument("--syx", type=str, nargs="+", default=[], help="DX7 .syx files or folders (searched recursively)")
+    p.add_argument("--procedural", type=int, default=0, help="number of presets from the procedural generator")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generator and of the split")
+    p.add_argument("--notes", type=str, nargs="+", default=["56:75"], help="NOTE:VELOCITY pairs rendered per preset")
+    p.add_argument("--sample-rate", type=int, default=16000, help="Hz")
+    p.add_argument("--note-duration", type=float, default=3.0, help="seconds the note is held")
+    p.add_argument("--duration", type=float, default=4.0, help="seconds rendered")
+    p.add_argument("--n-mels", type=int, default=257, help="mel bands")
+    p.add_argument("--n-fft", type=int, default=1024, help="STFT size (samples)")
+    p.add_argument("--hop-length", type=int, default=256, help="STFT hop (samples)")
+    p.add_argument("--silence-db", type=float, default=-60.0, help="exclude renders below this RMS level (dBFS)")
+    p.add_argument("--chunk-size", type=int, default=256, help="presets per stored chunk (unit of resumption)")
+    p.add_argument("--workers", type=int, default=2, help="rendering threads")
+    p.add_argument("--progress", type=bool, default=True, help="show a progress bar")
+    return p
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="spinvae", description="Timbre-aware latent spaces of synthesizer presets.")
+    commands = parser.add_subcommands()
+
+    data = ArgumentParser(description="Datasets: build and inspect.")
+    commands.add_subcommand("data", data, help="build and inspect datasets")
+    data_commands = data.add_subcommands()
+    data_commands.add_subcommand("build", _data_build_parser(), help="build a dataset")
+    info = ArgumentParser(description="Summarise a built dataset.")
+    info.add_argument("dir", type=str, help="dataset folder")
+    data_commands.add_subcommand("info", info, help="summarise a built dataset")
+
+    render = ArgumentParser(description="Render one DX7 voice to a WAV file.")
+    render.add_argument("--preset", type=str, required=True, help="BANK.syx:INDEX (INDEX 0-based)")
+    render.add_argument("--out", type=str, required=True, help="output .wav")
+    render.add_argument("--note", type=int, default=56, help="MIDI note")
+    render.add_argument("--velocity", type=int, default=75, help="MIDI velocity")
+    render.add_argument("--sample-rate", type=int, default=16000, help="Hz")
+    render.add_argument("--note-duration", type=float, default=3.0, help="seconds the note is held")
+    render.add_argument("--duration", type=float, default=4.0, help="seconds rendered")
+    commands.add_subcommand("render", render, help="render one voice to WAV")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spinvae.cli import commands
+
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        if args.subcommand == "data":
+            sub = args.data
+            if sub.subcommand == "build":
+                commands.data_build(sub.build)
+            else:
+                commands.data_info(sub.info.dir)
+        elif args.subcommand == "render":
+            commands.render(args.render)
+    except commands.UserError as err:
+        print(f"spinvae: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""Building a dataset: presets in, renders analysed to spectrograms, splits and statistics out.
+
+A build goes through four steps:
+
+1. *collect*: read every .syx file (searched recursively in folders) and/or generate
+   procedural presets; a file that cannot be read is listed in the manifest with its reason
+   and the build goes on;
+2. *deduplicate* on the learnable parameters (names ignored), keeping the first occurrence in
+   the order of sources (files sorted by path, then procedural presets);
+3. *render* every unique preset at every (note, velocity) pair and store its dB
+   mel-spectrograms, chunk by chunk, in a zarr store (``spectrograms.zarr``); each chunk is
+   marked done in ``build_state.json`` only once written, so an interrupted build resumes at
+   the first chunk not marked done and never reads a half-written one;
+4. *finish*: exclude silent and near-silent renders, split the rest 80/10/10 by a seeded
+   permutation, compute the dB min/max of the training split for scaling, and write
+   ``presets.parquet`` and, last, ``manifest.json``. A folder with a manifest is complete.
+
+Running the same build again on a finished folder does nothing; running a different build
+(other presets or settings) on an existing folder is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import zarr
+from zarr.codecs import BloscCodec
+
+from spinvae.audio.mel import MelSettings
+from spinvae.data.spectrograms import render_spectrograms
+from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
+from spinvae.presets.generator import generate_presets
+from spinvae.presets.sysex import SysexError, read_sysex
+from spinvae.synth.base import RenderSettings
+
+MANIFEST = "manifest.json"
+PRESETS = "presets.parquet"
+STORE = "spectrograms.zarr"
+STATE = "build_state.json"
+SPLITS = ("train", "valid", "test")
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+class BuildError(RuntimeError):
+    """A build that cannot go on (for example, an output folder holding another build)."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that defines a dataset.
+
+    ``syx``: .syx files or folders (searched recursively); ``procedural``: number of presets
+    from the embedded generator; ``seed``: seeds the generator and the split; ``silence_db``:
+    renders whose RMS level is below this (dBFS) are excluded; ``chunk_size``: presets per
+    stored chunk (the unit of resumption); ``workers``: rendering threads.
+    """
+
+    syx: tuple[str, ...] = ()
+    procedural: int = 0
+    seed: int = 0
+    render: RenderSettings = RenderSettings()
+    mel: MelSettings = MelSettings()
+    silence_db: float = -60.0
+    chunk_size: int = 256
+    workers: int = 2
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that define the data (not how it is computed)."""
+        return {
+            "seed": self.seed,
+            "procedural": self.procedural,
+            "render": dataclasses.asdict(self.render),
+            "mel": dataclasses.asdict(self.mel),
+            "silence_db": self.silence_db,
+            "chunk_size": self.chunk_size,
+        }
+
+
+@dataclass
+class CollectedPresets:
+    """Presets read and generated, before deduplication. ``params`` is (n, 155) uint8."""
+
+    params: np.ndarray
+    source: list[str]
+    bank_index: np.ndarray
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+
+
+def find_syx_files(paths: tuple[str, ...] | list[str]) -> list[Path]:
+    """Every .syx file (any case) among ``paths``, folders searched recursively, sorted."""
+    found: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.update(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() == ".syx")
+        elif p.exists():
+            found.add(p)
+        else:
+            raise BuildError(f"{p}: no such file or folder")
+    return sorted(found)
+
+
+def collect_presets(config: BuildConfig, log=print) -> CollectedPresets:
+    """Read the .syx sources and generate the procedural presets of ``config``."""
+    params, source, bank_index = [], [], []
+    sources: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    for path in find_syx_files(config.syx):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        try:
+            voices = read_sysex(path)
+        except SysexError as err:
+            log(f"skipped {err}")
+            excluded.append({"source": str(path), "reason": err.reason})
+            sources.append({"path": str(path), "sha256": digest, "n_voices": 0, "error": err.reason})
+            continue
+        params.append(voices.params)
+        source += [str(path)] * len(voices.params)
+        bank_index.append(np.arange(len(voices.params)))
+        sources.append(
+            {
+                "path": str(path),
+                "sha256": digest,
+                "n_voices": len(voices.params),
+                "n_voices_out_of_range": int((voices.out_of_range > 0).sum()),
+                "warnings": voices.warnings,
+            }
+        )
+    if config.procedural > 0:
+        generated, families = generate_presets(config.procedural, seed=config.seed)
+        params.append(generated)
+        source += [f"procedural:{family}" for family in families]
+        bank_index.append(np.arange(config.procedural))
+        sources.append({"path": f"procedural(seed={config.seed})", "sha256": None, "n_voices": config.procedural})
+    if not params:
+        raise BuildError("no presets: give --syx files or folders with voices, or --procedural N")
+    return CollectedPresets(np.concatenate(params), source, np.concatenate(bank_index), sources, excluded)
+
+
+def preset_uids(params: np.ndarray) -> list[str]:
+    """A content id per preset (n, 155): 16 hex digits hashing its learnable parameters."""
+    values = DX7_SCHEMA.learnable(params)
+    return [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in values]
+
+
+def deduplicate(params: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct learnable-parameter vector, in order."""
+    _, first = np.unique(DX7_SCHEMA.learnable(params), axis=0, return_index=True)
+    return np.sort(first)
+
+
+def split_indices(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Split ``range(n)`` 80/10/10 by a seeded permutation; each split keeps permuted order."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(SPLIT_FRACTIONS[0] * n))
+    n_valid = int(round(SPLIT_FRACTIONS[1] * n))
+    return {"train": order[:n_train], "valid": order[n_train : n_train + n_valid], "test": order[n_train + n_valid :]}
+
+
+def _write_json_atomically(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("spinvae", "dexed-py", "numpy", "torch", "librosa", "zarr")}
+
+
+class _Store:
+    """The chunked spectrogram store and the per-preset statistics written with it."""
+
+    def __init__(self, root: Path, n: int, config: BuildConfig, create: bool):
+        n_notes = len(config.render.notes)
+        shape = (n, n_notes, config.mel.n_mels, config.mel.n_frames(config.render.n_samples))
+        if create:
+            group = zarr.open_group(root / STORE, mode="w")
+            # one inner chunk per preset for random access in training; one shard file per
+            # build chunk, so a chunk is written (and rewritten after a kill) as one file
+            group.create_array(
+                "db",
+                shape=shape,
+                chunks=(1,) + shape[1:],
+                shards=(config.chunk_size,) + shape[1:],
+                dtype="float16",
+                compressors=[BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")],
+                fill_value=0.0,
+            )
+            for name in ("rms_db", "db_min", "db_max"):
+                group.create_array(name, shape=(n, n_notes), chunks=(config.chunk_size, n_notes), dtype="float32", fill_value=0.0)
+        group = zarr.open_group(root / STORE, mode="r+")
+        self.db = group["db"]
+        self.stats = {name: group[name] for name in ("rms_db", "db_min", "db_max")}
+
+    def write(self, start: int, db: np.ndarray, rms_db: np.ndarray) -> None:
+        stop = start + len(db)
+        self.db[start:stop] = db.astype(np.float16)
+        self.stats["rms_db"][start:stop] = rms_db
+        self.stats["db_min"][start:stop] = db.min(axis=(2, 3))
+        self.stats["db_max"][start:stop] = db.max(axis=(2, 3))
+
+
+def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: bool = True) -> dict[str, Any]:
+    """Build (or resume, or leave alone if finished) the dataset of ``config`` in ``out``.
+
+    Returns the manifest.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    started = time.perf_counter()
+    collected = collect_presets(config, log=log)
+    unique = deduplicate(collected.params)
+    params = collected.params[unique]
+    uids = preset_uids(params)
+    fingerprint = hashlib.sha256(
+        json.dumps([config.settings(), _versions()["dexed-py"]]).encode() + DX7_SCHEMA.learnable(params).tobytes()
+    ).hexdigest()
+
+    state_path = out / STATE
+    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    if state is not None and state["fingerprint"] != fingerprint:
+        raise BuildError(
+            f"{out} holds another build (other presets or settings); choose another --out or delete that folder"
+        )
+    if state is not None and (out / MANIFEST).exists():
+        manifest = json.loads((out / MANIFEST).read_text())
+        if manifest["sources"] == collected.sources:
+            log(f"{out}: already built, nothing to do")
+            return manifest
+        log(f"{out}: same presets and settings, other source files: refreshing the manifest")
+
+    out.mkdir(parents=True, exist_ok=True)
+    n_chunks = -(-len(params) // config.chunk_size)
+    if state is None:
+        store = _Store(out, len(params), config, create=True)
+        state = {"fingerprint": fingerprint, "n_presets": len(params), "done": []}
+        _write_json_atomically(state_path, state)
+    else:
+        store = _Store(out, len(params), config, create=False)
+    done = set(state["done"])
+    todo = [k for k in range(n_chunks) if k not in done]
+    if done:
+        log(f"{out}: resuming, {len(done)} of {n_chunks} chunks already built")
+
+    render_seconds = 0.0
+    n_done = len(params) - sum(len(params[k * config.chunk_size : (k + 1) * config.chunk_size]) for k in todo)
+    with tqdm(total=len(params), initial=n_done, unit="preset", desc="render + spectrogram", disable=not progress) as bar:
+        for k in todo:
+            start = k * config.chunk_size
+            chunk = params[start : start + config.chunk_size]
+            t0 = time.perf_counter()
+            db, rms_db = render_spectrograms(chunk, config.render, config.mel, workers=config.workers)
+            render_seconds += time.perf_counter() - t0
+            store.write(start, db, rms_db)
+            done.add(k)
+            state["done"] = sorted(done)
+            _write_json_atomically(state_path, state)
+            bar.update(len(chunk))
+
+    manifest = _finish(out, config, collected, unique, params, uids, store, fingerprint)
+    manifest["timings"] = {"total_s": round(time.perf_counter() - started, 2), "render_spectrogram_s": round(render_seconds, 2)}
+    _write_json_atomically(out / MANIFEST, manifest)
+    return manifest
+
+
+def _finish(out, config, collected, unique, params, uids, store, fingerprint) -> dict[str, Any]:
+    rms_db = store.stats["rms_db"][:]
+    db_min = store.stats["db_min"][:]
+    db_max = store.stats["db_max"][:]
+    sources = [collected.source[i] for i in unique]
+    bank_index = collected.bank_index[unique]
+
+    excluded = list(collected.excluded)
+    keep = np.ones(len(params), dtype=bool)
+    for i in range(len(params)):
+        quietest = int(np.argmin(rms_db[i]))
+        level = float(rms_db[i, quietest])
+        if not np.isfinite(level):
+            reason = "silent" if level == -np.inf else "non-finite audio"
+        elif level < config.silence_db:
+            reason = f"near-silent: {level:.1f} dBFS RMS below {config.silence_db:g}"
+        else:
+            continue
+        note, velocity = config.render.notes[quietest]
+        keep[i] = False
+        excluded.append(
+            {"source": sources[i], "bank_index": int(bank_index[i]), "name": voice_name(params[i]),
+             "uid": uids[i], "note": note, "velocity": velocity, "reason": reason}
+        )
+
+    rows = np.flatnonzero(keep)
+    splits = split_indices(len(rows), config.seed)
+    train_rows = rows[splits["train"]]
+    normalization = {"db_min": float(db_min[train_rows].min()), "db_max": float(db_max[train_rows].max())}
+
+    frames = []
+    values = DX7_SCHEMA.learnable(params)
+    for split in SPLITS:
+        r = rows[splits[split]]
+        frame = pd.DataFrame(
+            {
+                "uid": [uids[i] for i in r],
+                "split": split,
+                "name": [voice_name(params[i]).rstrip() for i in r],
+                "source": [sources[i] for i in r],
+                "bank_index": bank_index[r],
+                "row": r,
+                "rms_db": rms_db[r, 0],
+            }
+        )
+        frame = pd.concat([frame, pd.DataFrame(values[r], columns=DX7_SCHEMA.learnable_names)], axis=1)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table.to_parquet(out / PRESETS, index=False)
+
+    reasons: dict[str, int] = {}
+    for entry in excluded:
+        key = entry["reason"].split(":")[0]
+        reasons[key] = reasons.get(key, 0) + 1
+    return {
+        "format": 1,
+        "fingerprint": fingerprint,
+        "settings": config.settings(),
+        "versions": _versions(),
+        "sources": collected.sources,
+        "n_voices_read": int(len(collected.params)),
+        "n_unique": int(len(params)),
+        "n_duplicates": int(len(collected.params) - len(params)),
+        "n_presets": int(len(rows)),
+        "splits": {split: int(len(splits[split])) for split in SPLITS},
+        "excluded_by_reason": reasons,
+        "excluded": excluded,
+        "normalization": normalization,
+        "store": {
+            "path": STORE,
+            "array": "db",
+            "dtype": "float16",
+            "shape": list(store.db.shape),
+            "bytes_on_disk": _disk_bytes(out / STORE),
+        },
+    }
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())

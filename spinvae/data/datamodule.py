@@ -1,0 +1,162 @@
+"""Datasets and the LightningDataModule over a built dataset folder.
+
+A batch is a dict:
+
+- ``classes`` (B, 144) int64: class of each categorical token, -1 on numerical ones;
+- ``numbers`` (B, 144) float32: value of each numerical token in [0, 1], 0 on categorical ones;
+- ``spectrogram`` (B, n_notes, n_mels, n_frames) float32: dB mel-spectrograms min-max scaled
+  with the training split's statistics (train values in [-1, 1]);
+- ``uid`` list of B str; ``variation`` and ``delay`` (B,) int64: the augmentation applied
+  (0 and 0 for the original preset and sound).
+
+With ``augment`` (train split only) each item is, at random, one of the 4 preset variations
+of :mod:`spinvae.data.augment` and, with probability 1/2, delayed by 1-32 samples at note-on;
+such items are rendered on the fly (Dexed + mel, a few ms), the original is read from the store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+import zarr
+from torch.utils.data import DataLoader, Dataset
+
+from spinvae.audio.mel import MelSettings, scale_db
+from spinvae.data.augment import N_VARIATIONS, vary_preset
+from spinvae.data.build import MANIFEST, PRESETS, SPLITS, STORE
+from spinvae.data.spectrograms import render_spectrograms
+from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.base import RenderSettings
+
+MAX_DELAY = 32  # samples
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of a built dataset; a clear error if the folder holds no finished build."""
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{root}: no {MANIFEST}; build it first with `spinvae data build --out {root} ...`")
+    return json.loads(path.read_text())
+
+
+class PresetDataset(Dataset):
+    """One split of a built dataset (see the module docstring for the items)."""
+
+    def __init__(self, root: str | Path, split: str, augment: bool = False):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.root = Path(root)
+        self.split = split
+        self.augment = augment
+        self.manifest = read_manifest(root)
+        table = pd.read_parquet(self.root / PRESETS)
+        table = table[table["split"] == split].reset_index(drop=True)
+        self.uids = table["uid"].tolist()
+        self.rows = table["row"].to_numpy()
+        self.values = table[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+        settings = self.manifest["settings"]
+        self.render_settings = RenderSettings(
+            settings["render"]["sample_rate"],
+            tuple(tuple(nv) for nv in settings["render"]["notes"]),
+            settings["render"]["note_duration"],
+            settings["render"]["duration"],
+        )
+        self.mel_settings = MelSettings(**settings["mel"])
+        self.db_min = self.manifest["normalization"]["db_min"]
+        self.db_max = self.manifest["normalization"]["db_max"]
+        self._db: zarr.Array | None = None  # opened lazily: one handle per DataLoader worker
+        self._rng: np.random.Generator | None = None
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def _spectrogram_from_store(self, i: int) -> np.ndarray:
+        if self._db is None:
+            self._db = zarr.open_group(self.root / STORE, mode="r")["db"]
+        return np.asarray(self._db[int(self.rows[i])], dtype=np.float32)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        values = self.values[i]
+        variation = delay = 0
+        if self.augment:
+            if self._rng is None:  # torch seeds each worker differently (and reproducibly)
+                self._rng = np.random.default_rng(torch.initial_seed())
+            variation = int(self._rng.integers(N_VARIATIONS))
+            delay = int(self._rng.integers(1, MAX_DELAY + 1)) if self._rng.random() < 0.5 else 0
+        if variation == 0 and delay == 0:
+            db = self._spectrogram_from_store(i)
+        else:
+            values = vary_preset(values, variation, self._rng)
+            preset = DX7_SCHEMA.from_learnable(values)
+            db = render_spectrograms(preset[None], self.render_settings, self.mel_settings, delays=np.array([delay]))[0][0]
+        classes, numbers = DX7_SCHEMA.to_tokens(values)
+        return {
+            "classes": torch.from_numpy(classes),
+            "numbers": torch.from_numpy(numbers),
+            "spectrogram": torch.from_numpy(scale_db(db, self.db_min, self.db_max)),
+            "uid": self.uids[i],
+            "variation": variation,
+            "delay": delay,
+        }
+
+
+class PresetDataModule(L.LightningDataModule):
+    """Train/valid/test loaders over a dataset built by ``spinvae data build``.
+
+    Args:
+        data_dir: the dataset folder.
+        batch_size: presets per batch.
+        num_workers: DataLoader worker processes (0 loads in the main process).
+        augment: preset variations and note-on delays on the train split.
+        pin_memory: pin host memory (useful with a GPU).
+    """
+
+    def __init__(
+        self, data_dir: str, batch_size: int = 64, num_workers: int = 0, augment: bool = True, pin_memory: bool = False
+    ):
+        super().__init__()
+        self.data_dir = data_dir
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.augment = augment
+        self.pin_memory = pin_memory
+        self.datasets: dict[str, PresetDataset] = {}
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return read_manifest(self.data_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in SPLITS:
+            if split not in self.datasets:
+                self.datasets[split] = PresetDataset(self.data_dir, split, augment=self.augment and split == "train")
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        self.setup()
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,39 @@
+"""Shared fixtures: the real DX7 banks of ../shared (tests that need them skip, saying why)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DX7_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dx7"
+
+
+def _real_bank_files() -> list[Path]:
+    return sorted(DX7_DIR.rglob("*.syx")) if DX7_DIR.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def real_bank_files() -> list[Path]:
+    """Every real DX7 bank file of ../shared/data/dx7 (2,086 files)."""
+    files = _real_bank_files()
+    if not files:
+        pytest.skip(f"real DX7 banks not found at {DX7_DIR}: put the project's shared/ folder beside the checkout")
+    return files
+
+
+@pytest.fixture(scope="session")
+def factory_banks(real_bank_files) -> list[Path]:
+    """The 32 Yamaha factory and VRC cartridges (bwhitman_learnfm/default)."""
+    files = [f for f in real_bank_files if f.parent.name == "default" and "learnfm" in str(f)]
+    assert len(files) == 32
+    return files
+
+
+@pytest.fixture(scope="session")
+def factory_voices(factory_banks) -> np.ndarray:
+    """(1024, 155) voices of the factory banks."""
+    from spinvae.presets.sysex import read_sysex
+
+    return np.concatenate([read_sysex(f).params for f in factory_banks])
