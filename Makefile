@@ -1,0 +1,21 @@
+# The two set-up commands of the README: `make run` (the main job) and `make test` (the test suite).
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+# A plain `pip install torch` pulls a multi-GB CUDA build. Machines without an NVIDIA GPU pin
+# the CPU build 2.13.0 (served from local files on the project's CPU machines); machines with
+# one take the newest torch that pyproject.toml allows. Override with `make run TORCH=...`.
+TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
+
+.PHONY: install install-test run test
+
+install:
+	$(PIP) install --quiet "$(TORCH)" -e .
+
+install-test:
+	$(PIP) install --quiet "$(TORCH)" -e ".[test]"
+
+run: install
+	spinvae data build --config datasets/default.yaml
+
+test: install-test
+	$(PYTHON) -m pytest
