@@ -18,9 +18,6 @@ import librosa
 import numpy as np
 import torch
 
-# torch flags sparse CSR support as beta; the one product used here is exact and tested
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
-
 
 @dataclass(frozen=True)
 class MelSettings:
@@ -53,7 +50,9 @@ class MelSpectrogram(torch.nn.Module):
         self.register_buffer("window", torch.hann_window(settings.n_fft), persistent=False)
         # About 1,000 of the 257 x 513 weights are non-zero: on the CPU a sparse product is
         # 3-4x faster than the dense one (on a GPU the dense one is fine).
-        self._sparse_filters = torch.from_numpy(filters).to_sparse_csr()
+        with warnings.catch_warnings():  # torch flags CSR as beta; the one product used here is tested
+            warnings.simplefilter("ignore", UserWarning)
+            self._sparse_filters = torch.from_numpy(filters).to_sparse_csr()
         self.min_magnitude = 10.0 ** (settings.floor_db / 20.0)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:

@@ -222,7 +222,7 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
     started = time.perf_counter()
     collected = collect_presets(config, log=log)
     unique = deduplicate(collected.params)
-    params = collected.params[unique]
+    params = DX7_SCHEMA.canonical(collected.params[unique])  # transpose at C3, as the model sees it
     uids = preset_uids(params)
     fingerprint = hashlib.sha256(
         json.dumps([config.settings(), _versions()["dexed-py"]]).encode() + DX7_SCHEMA.learnable(params).tobytes()

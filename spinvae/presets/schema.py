@@ -75,6 +75,7 @@ class ParameterSchema:
         self.type_names = tuple(types)
         self.type_ids = np.array([types.index(p.type_name) for p in self.learnable_parameters], dtype=np.int64)
         self._defaults = np.array([p.default for p in parameters], dtype=np.uint8)
+        self._fixed = np.array([p.index for p in parameters if p.kind == "fixed"], dtype=np.int64)
 
     @property
     def n_params(self) -> int:
@@ -103,6 +104,12 @@ class ParameterSchema:
             p = self.parameters[where[-1]]
             raise ValueError(f"parameter {p.name}={params[where]} outside 0..{p.max}")
 
+    def as_presets(self, params: np.ndarray) -> np.ndarray:
+        """``params`` (..., n_params) as uint8, after checking every value is in range."""
+        params = np.asarray(params)
+        self.check_in_range(params)
+        return params.astype(np.uint8)
+
     def learnable(self, params: np.ndarray) -> np.ndarray:
         """The learnable parameters of ``params`` (..., n_params) -> (..., n_learnable) uint8."""
         return np.asarray(params)[..., self.learnable_indices].astype(np.uint8)
@@ -116,11 +123,26 @@ class ParameterSchema:
         values = np.asarray(values)
         if values.shape[-1] != self.n_learnable:
             raise ValueError(f"expected {self.n_learnable} learnable values, got shape {values.shape}")
+        bad = (values < 0) | (values >= self.cardinalities)
+        if bad.any():  # before the uint8 store below, which would wrap 256 to 0
+            where = tuple(np.argwhere(bad)[0])
+            p = self.learnable_parameters[where[-1]]
+            raise ValueError(f"parameter {p.name}={values[where]} outside 0..{p.max}")
         if base is None:
             base = self._defaults
         out = np.broadcast_to(np.asarray(base, dtype=np.uint8), values.shape[:-1] + (self.n_params,)).copy()
         out[..., self.learnable_indices] = values
         self.check_in_range(out)
+        return out
+
+    def canonical(self, params: np.ndarray) -> np.ndarray:
+        """A copy of presets (..., n_params) with every fixed parameter at its default.
+
+        This is the preset the model can represent (and the one rendered for a dataset): for
+        the DX7, the voice with transpose at C3.
+        """
+        out = np.array(params, dtype=np.uint8, copy=True)
+        out[..., self._fixed] = self._defaults[self._fixed]
         return out
 
     def to_tokens(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

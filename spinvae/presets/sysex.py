@@ -119,8 +119,7 @@ def unpack_voices(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pack_voices(params: np.ndarray) -> np.ndarray:
     """Pack (n, 155) in-range params into (n, 128) bulk-dump voices."""
-    params = np.asarray(params).reshape(-1, N_PARAMS)
-    DX7_SCHEMA.check_in_range(params)
+    params = DX7_SCHEMA.as_presets(params).reshape(-1, N_PARAMS)
     packed = np.zeros((len(params), PACKED_VOICE_BYTES), dtype=np.uint8)
     for index, byte, shift, mask in _FIELDS:
         packed[:, byte] |= ((params[:, index].astype(np.uint8) & mask) << shift).astype(np.uint8)
@@ -144,6 +143,11 @@ def parse_sysex(data: bytes, source: str = "<bytes>") -> SysexVoices:
     if not data:
         raise SysexError(source, "empty file")
     if data[0] != 0xF0:
+        high = sum(b >= 0x80 for b in data)
+        if len(data) == BANK_PAYLOAD_BYTES and high > len(data) // 10:
+            raise SysexError(
+                source, f"not DX7 voice data: a headerless 4096-byte bank holds 7-bit bytes, {high} bytes are >= 0x80"
+            )
         if len(data) == BANK_PAYLOAD_BYTES:
             params, masked = unpack_voices(np.frombuffer(data, dtype=np.uint8))
             return SysexVoices(source, params, masked)
@@ -217,7 +221,7 @@ def read_sysex(path: str | Path) -> SysexVoices:
 
 def bank_sysex(params: np.ndarray, channel: int = 0) -> bytes:
     """A 4104-byte 32-voice bulk dump of up to 32 voices (n, 155), padded with INIT VOICE."""
-    params = np.asarray(params, dtype=np.uint8).reshape(-1, N_PARAMS)
+    params = DX7_SCHEMA.as_presets(params).reshape(-1, N_PARAMS)
     if len(params) > BANK_SIZE:
         raise ValueError(f"a bank holds {BANK_SIZE} voices, got {len(params)}: use write_banks")
     padded = np.concatenate([params, np.tile(init_voice(), (BANK_SIZE - len(params), 1))])
@@ -232,7 +236,7 @@ def write_banks(params: np.ndarray, path: str | Path) -> list[Path]:
     Up to 32 voices go to ``path`` itself; more are split over ``<stem>_001.syx``,
     ``<stem>_002.syx``, ... beside it. Returns the files written.
     """
-    params = np.asarray(params, dtype=np.uint8).reshape(-1, N_PARAMS)
+    params = DX7_SCHEMA.as_presets(params).reshape(-1, N_PARAMS)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if len(params) <= BANK_SIZE:
@@ -248,8 +252,7 @@ def write_banks(params: np.ndarray, path: str | Path) -> list[Path]:
 
 def single_voice_sysex(params: np.ndarray, channel: int = 0) -> bytes:
     """A 163-byte single-voice dump of one voice (155,)."""
-    params = np.asarray(params, dtype=np.uint8).reshape(N_PARAMS)
-    DX7_SCHEMA.check_in_range(params)
+    params = DX7_SCHEMA.as_presets(params).reshape(N_PARAMS)
     payload = params.tobytes()
     header = bytes([0xF0, YAMAHA_ID, channel & 0x0F, FORMAT_VOICE, 0x01, 0x1B])
     return header + payload + bytes([checksum(payload), 0xF7])
