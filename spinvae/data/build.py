@@ -205,10 +205,11 @@ class _Store:
 
     def write(self, start: int, db: np.ndarray, rms_db: np.ndarray) -> None:
         stop = start + len(db)
-        self.db[start:stop] = db.astype(np.float16)
+        stored = db.astype(np.float16)  # statistics of the values read back, so scaling stays in [-1, 1]
+        self.db[start:stop] = stored
         self.stats["rms_db"][start:stop] = rms_db
-        self.stats["db_min"][start:stop] = db.min(axis=(2, 3))
-        self.stats["db_max"][start:stop] = db.max(axis=(2, 3))
+        self.stats["db_min"][start:stop] = stored.min(axis=(2, 3))
+        self.stats["db_max"][start:stop] = stored.max(axis=(2, 3))
 
 
 def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: bool = True) -> dict[str, Any]:

@@ -1,0 +1,197 @@
+"""The ``spinvae`` command line, run as real subprocesses (they run concurrently: each one
+spends a few seconds importing torch and librosa)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from spinvae.data.build import BuildConfig, build_dataset
+from spinvae.presets.dx7 import init_voice, operator_offset
+from spinvae.presets.generator import generate_presets
+from spinvae.presets.sysex import bank_sysex, read_sysex
+from spinvae.synth.dexed import DexedSynth
+from tests.conftest import DX7_DIR
+
+MODULE = [sys.executable, "-m", "spinvae.cli.main"]
+SCRIPT = shutil.which("spinvae") or (
+    str(Path(sys.executable).parent / "spinvae") if (Path(sys.executable).parent / "spinvae").exists() else None
+)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single stderr line of a refused command (exit status 2)."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("spinvae: error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """Input files: a bank to render (the factory ROM1A when ../shared is here, else a bank of
+    procedural voices), a 32-voice bank, an empty .syx and a small built dataset."""
+    work = tmp_path_factory.mktemp("cli")
+    factory = DX7_DIR / "bwhitman_learnfm" / "default" / "rom1a.syx"
+    render_bank = work / "render_bank.syx"
+    if factory.exists():
+        shutil.copy(factory, render_bank)
+    else:
+        render_bank.write_bytes(bank_sysex(generate_presets(32, seed=11)[0]))
+    bank = work / "bank.syx"
+    bank.write_bytes(bank_sysex(generate_presets(32, seed=7)[0]))
+    (work / "empty.syx").write_bytes(b"")
+
+    # a dataset with exclusions: a silent and a near-silent INIT VOICE, an unreadable file
+    silent, near = init_voice(), init_voice()
+    silent[operator_offset(1) + 16] = 0
+    near[operator_offset(1) + 16] = 20  # about -63 dBFS
+    sources = work / "sources"
+    sources.mkdir()
+    (sources / "voices.syx").write_bytes(bank_sysex(np.concatenate([[silent, near], generate_presets(3, seed=1)[0]])))
+    (sources / "empty.syx").write_bytes(b"")
+    dataset = work / "dataset"
+    manifest = build_dataset(dataset, BuildConfig(syx=(str(sources),), chunk_size=32), log=lambda line: None, progress=False)
+    (work / "not_a_dataset").mkdir()
+    return {"dir": work, "render_bank": render_bank, "bank": bank, "dataset": dataset, "manifest": manifest}
+
+
+@pytest.fixture(scope="module")
+def runs(work):
+    """Every command of this module, run once, concurrently."""
+    w = work["dir"]
+    commands = {
+        "render": ["render", "--preset", f"{work['render_bank']}:3", "--out", str(w / "out" / "sub" / "x.wav")],
+        "render_note": [
+            "render", "--preset", f"{work['render_bank']}:3", "--out", str(w / "y.wav"), "--note", "60", "--velocity", "100",
+        ],
+        "ref_missing": ["render", "--preset", f"{w / 'missing.syx'}:3", "--out", str(w / "m.wav")],
+        "ref_index": ["render", "--preset", f"{work['bank']}:40", "--out", str(w / "i.wav")],
+        "ref_no_colon": ["render", "--preset", str(work["bank"]), "--out", str(w / "c.wav")],
+        "ref_empty": ["render", "--preset", f"{w / 'empty.syx'}:0", "--out", str(w / "e.wav")],
+        "info": ["data", "info", str(work["dataset"])],
+        "info_not_dataset": ["data", "info", str(w / "not_a_dataset")],
+        "build_help": ["data", "build", "--help"],
+        "notes_dash": ["data", "build", "--out", str(w / "never1"), "--procedural", "8", "--notes", "56-75"],
+        "notes_velocity": ["data", "build", "--out", str(w / "never2"), "--procedural", "8", "--notes", "56:200"],
+        "syx_missing": ["data", "build", "--out", str(w / "never3"), "--syx", str(w / "missing_folder")],
+    }  # fmt: skip
+    argv = {name: MODULE + args for name, args in commands.items()}
+    if SCRIPT:
+        argv["script_help"] = [SCRIPT, "data", "build", "--help"]
+
+    def run(args):
+        return subprocess.run(args, capture_output=True, text=True, cwd=w, timeout=300)
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = {name: pool.submit(run, args) for name, args in argv.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def test_render_writes_the_dexed_render_of_the_voice(work, runs):
+    result = runs["render"]
+    assert result.returncode == 0, result.stderr
+    out = work["dir"] / "out" / "sub" / "x.wav"
+    assert result.stdout.strip() == f"wrote {out} (4.00 s, note 56, velocity 75)"
+    audio, sample_rate = soundfile.read(out, dtype="float32")
+    assert sample_rate == 16000 and audio.shape == (64000,)
+    voice = read_sysex(work["render_bank"]).params[3]
+    expected = DexedSynth(16000).render(voice, 56, 75, 3.0, 4.0)
+    np.testing.assert_array_equal(audio, expected)
+    assert np.sqrt(np.mean(np.square(audio))) > 1e-3  # a real sound, not silence
+
+
+def test_render_note_and_velocity(work, runs):
+    result = runs["render_note"]
+    assert result.returncode == 0, result.stderr
+    assert "note 60, velocity 100" in result.stdout
+    audio, sample_rate = soundfile.read(work["dir"] / "y.wav", dtype="float32")
+    default, _ = soundfile.read(work["dir"] / "out" / "sub" / "x.wav", dtype="float32")
+    assert sample_rate == 16000 and audio.shape == (64000,)
+    voice = read_sysex(work["render_bank"]).params[3]
+    np.testing.assert_array_equal(audio, DexedSynth(16000).render(voice, 60, 100, 3.0, 4.0))
+    assert not np.allclose(audio, default)
+
+
+def test_render_missing_file(work, runs):
+    line = one_error_line(runs["ref_missing"])
+    assert f"{work['dir'] / 'missing.syx'}: cannot read" in line
+    assert not (work["dir"] / "m.wav").exists()
+
+
+def test_render_index_past_the_bank(work, runs):
+    line = one_error_line(runs["ref_index"])
+    assert line == f"spinvae: error: {work['bank']}: voice 40 asked for, the file holds 32 (0-based index)"
+    assert not (work["dir"] / "i.wav").exists()
+
+
+def test_render_reference_without_index(work, runs):
+    line = one_error_line(runs["ref_no_colon"])
+    assert str(work["bank"]) in line and "BANK.syx:INDEX" in line
+    assert not (work["dir"] / "c.wav").exists()
+
+
+def test_render_unreadable_bank(work, runs):
+    assert one_error_line(runs["ref_empty"]) == f"spinvae: error: {work['dir'] / 'empty.syx'}: empty file"
+
+
+def test_data_info_summarises_the_dataset(work, runs):
+    result = runs["info"]
+    assert result.returncode == 0, result.stderr
+    manifest = work["manifest"]
+    assert manifest["n_unique"] == 6 and manifest["n_presets"] == 4  # + INIT VOICE padding; - 2 quiet
+    assert manifest["splits"] == {"train": 3, "valid": 0, "test": 1}
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"dataset {work['dataset']}"
+    text = result.stdout
+    assert "presets           4  (train 3, valid 0, test 1)" in text
+    assert "voices read      32  (26 duplicates removed, 6 unique)" in text
+    assert "sources           2 .syx files (1 unreadable)" in text
+    assert "excluded          3  empty file: 1  near-silent: 1  silent: 1" in text
+    assert "audio       16000 Hz, notes 56:75, 3.0 s held of 4.0 s" in text
+    assert "spectrogram 1 x 257 x 251 (notes x mels x frames)" in text
+
+
+def test_data_info_on_a_folder_without_dataset(work, runs):
+    line = one_error_line(runs["info_not_dataset"])
+    assert line == f"spinvae: error: {work['dir'] / 'not_a_dataset'}: no manifest.json (not a built dataset, or its build has not finished)"
+
+
+def test_data_build_help(runs):
+    result = runs["build_help"]
+    assert result.returncode == 0, result.stderr
+    for option in ("--out", "--syx", "--procedural", "--seed", "--notes", "--silence-db", "--chunk-size", "--workers", "--config"):
+        assert option in result.stdout
+
+
+def test_console_script_entry_point(runs):
+    if "script_help" not in runs:
+        pytest.skip("the `spinvae` console script is not installed next to this Python (pip install -e .)")
+    result = runs["script_help"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == runs["build_help"].stdout
+
+
+def test_notes_without_colon_are_rejected(work, runs):
+    line = one_error_line(runs["notes_dash"])
+    assert line == "spinvae: error: --notes: '56-75' is not NOTE:VELOCITY (for example 56:75)"
+    assert not (work["dir"] / "never1").exists()
+
+
+def test_notes_out_of_range_are_rejected(work, runs):
+    assert one_error_line(runs["notes_velocity"]) == "spinvae: error: invalid (note, velocity) pair (56, 200)"
+    assert not (work["dir"] / "never2").exists()
+
+
+def test_missing_syx_source_is_rejected(work, runs):
+    line = one_error_line(runs["syx_missing"])
+    assert line == f"spinvae: error: {work['dir'] / 'missing_folder'}: no such file or folder"
+    assert not (work["dir"] / "never3").exists()
