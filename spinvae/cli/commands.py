@@ -39,6 +39,9 @@ def data_build(args: Any) -> dict[str, Any]:
             silence_db=args.silence_db,
             chunk_size=args.chunk_size,
             workers=args.workers,
+            features=args.features,
+            ac_backend=args.ac_backend,
+            attributes=None if args.attributes is None else tuple(args.attributes),
         )
         manifest = build_dataset(args.out, config, progress=args.progress)
     except (BuildError, ValueError) as err:
@@ -77,6 +80,14 @@ def format_summary(folder: Path, manifest: dict[str, Any]) -> str:
         f"dB range of train [{manifest['normalization']['db_min']:.1f}, {manifest['normalization']['db_max']:.1f}]",
         f"  disk        {disk / 1e6:>7.1f} MB ({disk / max(manifest['n_unique'], 1) / 1e3:.1f} kB per preset)",
     ]
+    features = manifest.get("features")
+    if features:
+        kept = features["attributes"]["kept"]
+        n_ac = sum(name.startswith("ac_") for name in kept)
+        lines.append(
+            f"  attributes  {len(kept):>7} of {len(features['names'])} features ({n_ac} ac + {len(kept) - n_ac} tt); "
+            f"{features['renders_with_nan']} renders with a NaN feature"
+        )
     return "\n".join(lines)
 
 
@@ -94,3 +105,41 @@ def render(args: Any) -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(args.out, audio, settings.sample_rate, subtype="FLOAT")
     print(f"wrote {args.out} ({len(audio) / settings.sample_rate:.2f} s, note {args.note}, velocity {args.velocity})")
+
+
+def features(args: Any) -> None:
+    """One CSV row per audio file: ``file``, the 53 features, and ``reasons`` for any NaN."""
+    import numpy as np
+    import pandas as pd
+    import soundfile
+    from tqdm.auto import tqdm
+
+    from spinvae.features.extract import FEATURE_NAMES, compute_features
+
+    clips: dict[str, tuple[np.ndarray, int]] = {}
+    for name in args.files:
+        try:
+            audio, sample_rate = soundfile.read(name, dtype="float32", always_2d=True)
+        except (OSError, RuntimeError, soundfile.LibsndfileError) as err:
+            raise UserError(f"{name}: cannot read audio: {err}") from None
+        clips[name] = (audio.mean(axis=1), sample_rate)
+    # clips of the same rate and length are featurised together, in batches
+    groups: dict[tuple[int, int], list[str]] = {}
+    for name, (audio, sample_rate) in clips.items():
+        groups.setdefault((sample_rate, len(audio)), []).append(name)
+    rows: dict[str, tuple[np.ndarray, str]] = {}
+    with tqdm(total=len(clips), unit="file", desc="features", disable=not args.progress) as bar:
+        for (sample_rate, _), names in groups.items():
+            for start in range(0, len(names), 64):
+                batch = names[start : start + 64]
+                values, reasons = compute_features(
+                    np.stack([clips[n][0] for n in batch]), sample_rate, workers=args.workers, ac_backend=args.ac_backend
+                )
+                rows.update({n: (v, r) for n, v, r in zip(batch, values, reasons)})
+                bar.update(len(batch))
+    table = pd.DataFrame([rows[n][0] for n in args.files], columns=FEATURE_NAMES)
+    table.insert(0, "file", args.files)
+    table["reasons"] = [rows[n][1] for n in args.files]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(f"wrote {args.out} ({len(table)} files x {len(FEATURE_NAMES)} features)")

@@ -4,11 +4,13 @@
   and/or the procedural generator; ``--config datasets/<recipe>.yaml`` reads a recipe.
 - ``spinvae data info DIR``: counts per split, exclusions, sources, disk size.
 - ``spinvae render --preset BANK.syx:INDEX --out x.wav``: render one voice.
+- ``spinvae features FILE.wav ... --out features.csv``: the 53 timbre features of audio files.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
@@ -30,6 +32,11 @@ def _data_build_parser() -> ArgumentParser:
     p.add_argument("--silence-db", type=float, default=-60.0, help="exclude renders below this RMS level (dBFS)")
     p.add_argument("--chunk-size", type=int, default=256, help="presets per stored chunk (unit of resumption)")
     p.add_argument("--workers", type=int, default=2, help="rendering threads")
+    p.add_argument("--features", type=bool, default=True, help="compute the 53 timbre features and the attributes")
+    p.add_argument("--ac-backend", type=Literal["native", "timbral_models"], default="native",
+                   help="Audio Commons implementation: spinvae's own, or the original package (slow)")
+    p.add_argument("--attributes", type=str, nargs="+", default=None,
+                   help="force this list of attributes instead of the |Spearman| > 0.9 filter")
     p.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     return p
 
@@ -55,6 +62,15 @@ def build_parser() -> ArgumentParser:
     render.add_argument("--note-duration", type=float, default=3.0, help="seconds the note is held")
     render.add_argument("--duration", type=float, default=4.0, help="seconds rendered")
     commands.add_subcommand("render", render, help="render one voice to WAV")
+
+    features = ArgumentParser(description="The 53 timbre features of WAV files, one CSV row per file.")
+    features.add_argument("files", type=str, nargs="+", help="audio files (mono, or mixed down)")
+    features.add_argument("--out", type=str, required=True, help="output .csv")
+    features.add_argument("--workers", type=int, default=2, help="threads")
+    features.add_argument("--ac-backend", type=Literal["native", "timbral_models"], default="native",
+                          help="Audio Commons implementation")
+    features.add_argument("--progress", type=bool, default=True, help="show a progress bar")
+    commands.add_subcommand("features", features, help="timbre features of audio files")
     return parser
 
 
@@ -72,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                 commands.data_info(sub.info.dir)
         elif args.subcommand == "render":
             commands.render(args.render)
+        elif args.subcommand == "features":
+            commands.features(args.features)
     except commands.UserError as err:
         print(f"spinvae: error: {err}", file=sys.stderr)
         return 2

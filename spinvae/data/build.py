@@ -11,12 +11,17 @@ A build goes through four steps:
    mel-spectrograms, chunk by chunk, in a zarr store (``spectrograms.zarr``); each chunk is
    marked done in ``build_state.json`` only once written, so an interrupted build resumes at
    the first chunk not marked done and never reads a half-written one;
+   (and, unless switched off, the 53 raw timbre features of each render, with the reasons of
+   any NaN);
 4. *finish*: exclude silent and near-silent renders, split the rest 80/10/10 by a seeded
-   permutation, compute the dB min/max of the training split for scaling, and write
+   permutation, compute the dB min/max of the training split for scaling, fit the attribute
+   transform on the training split (:mod:`spinvae.features.attributes`), and write
    ``presets.parquet`` and, last, ``manifest.json``. A folder with a manifest is complete.
 
-Running the same build again on a finished folder does nothing; running a different build
-(other presets or settings) on an existing folder is refused.
+Running the same build again on a finished folder does nothing. A build that differs only in
+what the finish step decides (seed of the split, silence threshold, forced attributes) redoes
+just that step; a build of other presets or render/analysis settings on an existing folder is
+refused.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +42,9 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from spinvae.audio.mel import MelSettings
-from spinvae.data.spectrograms import render_spectrograms
+from spinvae.data.spectrograms import SoundAnalysis, analyse_presets
+from spinvae.features.attributes import fit_attributes
+from spinvae.features.extract import FEATURE_NAMES, N_FEATURES
 from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
 from spinvae.presets.generator import generate_presets
 from spinvae.presets.sysex import SysexError, read_sysex
@@ -61,7 +69,10 @@ class BuildConfig:
     ``syx``: .syx files or folders (searched recursively); ``procedural``: number of presets
     from the embedded generator; ``seed``: seeds the generator and the split; ``silence_db``:
     renders whose RMS level is below this (dBFS) are excluded; ``chunk_size``: presets per
-    stored chunk (the unit of resumption); ``workers``: rendering threads.
+    stored chunk (the unit of resumption); ``workers``: rendering threads; ``features``: compute
+    the 53 timbre features and the attributes; ``ac_backend``: the Audio Commons implementation
+    ("native" or the original "timbral_models"); ``attributes``: force this attribute list
+    instead of the correlation filter.
     """
 
     syx: tuple[str, ...] = ()
@@ -72,16 +83,27 @@ class BuildConfig:
     silence_db: float = -60.0
     chunk_size: int = 256
     workers: int = 2
+    features: bool = True
+    ac_backend: str = "native"
+    attributes: tuple[str, ...] | None = None
 
-    def settings(self) -> dict[str, Any]:
-        """The settings that define the data (not how it is computed)."""
+    def store_settings(self) -> dict[str, Any]:
+        """The settings that define what is rendered and stored (with the presets)."""
         return {
-            "seed": self.seed,
-            "procedural": self.procedural,
             "render": dataclasses.asdict(self.render),
             "mel": dataclasses.asdict(self.mel),
-            "silence_db": self.silence_db,
             "chunk_size": self.chunk_size,
+            "features": self.features,
+            "ac_backend": self.ac_backend,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting that defines the dataset (not how fast it is computed)."""
+        return self.store_settings() | {
+            "seed": self.seed,
+            "procedural": self.procedural,
+            "silence_db": self.silence_db,
+            "attributes": None if self.attributes is None else list(self.attributes),
         }
 
 
@@ -199,15 +221,30 @@ class _Store:
             )
             for name in ("rms_db", "db_min", "db_max"):
                 group.create_array(name, shape=(n, n_notes), chunks=(config.chunk_size, n_notes), dtype="float32", fill_value=0.0)
+            if config.features:
+                group.create_array(
+                    "features", shape=(n, n_notes, N_FEATURES), chunks=(config.chunk_size, n_notes, N_FEATURES),
+                    dtype="float64", fill_value=np.nan,
+                )
+                with warnings.catch_warnings():  # zarr notes that its string type has no v3 spec yet
+                    warnings.simplefilter("ignore")
+                    group.create_array(
+                        "feature_reasons", shape=(n, n_notes), chunks=(config.chunk_size, n_notes), dtype=str, fill_value=""
+                    )
         group = zarr.open_group(root / STORE, mode="r+")
         self.db = group["db"]
         self.stats = {name: group[name] for name in ("rms_db", "db_min", "db_max")}
+        self.features = group["features"] if config.features else None
+        self.feature_reasons = group["feature_reasons"] if config.features else None
 
-    def write(self, start: int, db: np.ndarray, rms_db: np.ndarray) -> None:
-        stop = start + len(db)
-        stored = db.astype(np.float16)  # statistics of the values read back, so scaling stays in [-1, 1]
+    def write(self, start: int, analysis: SoundAnalysis) -> None:
+        stop = start + len(analysis.db)
+        stored = analysis.db.astype(np.float16)  # statistics of the values read back, so scaling stays in [-1, 1]
         self.db[start:stop] = stored
-        self.stats["rms_db"][start:stop] = rms_db
+        self.stats["rms_db"][start:stop] = analysis.rms_db
+        if self.features is not None:
+            self.features[start:stop] = analysis.features
+            self.feature_reasons[start:stop] = analysis.feature_reasons.astype(str)
         self.stats["db_min"][start:stop] = stored.min(axis=(2, 3))
         self.stats["db_max"][start:stop] = stored.max(axis=(2, 3))
 
@@ -226,21 +263,22 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
     params = DX7_SCHEMA.canonical(collected.params[unique])  # transpose at C3, as the model sees it
     uids = preset_uids(params)
     fingerprint = hashlib.sha256(
-        json.dumps([config.settings(), _versions()["dexed-py"]]).encode() + DX7_SCHEMA.learnable(params).tobytes()
+        json.dumps([config.store_settings(), _versions()["dexed-py"]]).encode() + DX7_SCHEMA.learnable(params).tobytes()
     ).hexdigest()
 
     state_path = out / STATE
     state = json.loads(state_path.read_text()) if state_path.exists() else None
     if state is not None and state["fingerprint"] != fingerprint:
         raise BuildError(
-            f"{out} holds another build (other presets or settings); choose another --out or delete that folder"
+            f"{out} holds another build (other presets or render settings); choose another --out or delete that folder"
         )
     if state is not None and (out / MANIFEST).exists():
         manifest = json.loads((out / MANIFEST).read_text())
-        if manifest["sources"] == collected.sources:
+        as_json = json.loads(json.dumps([collected.sources, config.settings()]))  # tuples become lists
+        if [manifest["sources"], manifest["settings"]] == as_json:
             log(f"{out}: already built, nothing to do")
             return manifest
-        log(f"{out}: same presets and settings, other source files: refreshing the manifest")
+        log(f"{out}: same presets and renders, other sources or split/selection settings: redoing the final step")
 
     out.mkdir(parents=True, exist_ok=True)
     n_chunks = -(-len(params) // config.chunk_size)
@@ -262,16 +300,18 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
             start = k * config.chunk_size
             chunk = params[start : start + config.chunk_size]
             t0 = time.perf_counter()
-            db, rms_db = render_spectrograms(chunk, config.render, config.mel, workers=config.workers)
+            analysis = analyse_presets(
+                chunk, config.render, config.mel, workers=config.workers, features=config.features, ac_backend=config.ac_backend
+            )
             render_seconds += time.perf_counter() - t0
-            store.write(start, db, rms_db)
+            store.write(start, analysis)
             done.add(k)
             state["done"] = sorted(done)
             _write_json_atomically(state_path, state)
             bar.update(len(chunk))
 
     manifest = _finish(out, config, collected, unique, params, uids, store, fingerprint)
-    manifest["timings"] = {"total_s": round(time.perf_counter() - started, 2), "render_spectrogram_s": round(render_seconds, 2)}
+    manifest["timings"] = {"total_s": round(time.perf_counter() - started, 2), "render_analysis_s": round(render_seconds, 2)}
     _write_json_atomically(out / MANIFEST, manifest)
     return manifest
 
@@ -304,7 +344,25 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
     rows = np.flatnonzero(keep)
     splits = split_indices(len(rows), config.seed)
     train_rows = rows[splits["train"]]
+    if len(train_rows) == 0:
+        raise BuildError(f"{len(rows)} presets left after excluding {len(excluded)}: too few to make a training split")
     normalization = {"db_min": float(db_min[train_rows].min()), "db_max": float(db_max[train_rows].max())}
+
+    attribute_columns: dict[str, np.ndarray] = {}
+    feature_report = None
+    if store.features is not None:
+        features = store.features[:]  # (n_unique, n_notes, 53)
+        failed = store.feature_reasons[:][rows] != ""
+        transform = fit_attributes(features[train_rows].reshape(-1, N_FEATURES), FEATURE_NAMES, forced=config.attributes)
+        attributes = transform.apply(features).mean(axis=1)  # a preset's attribute: the mean over its notes
+        attribute_columns = {f"attr_{name}": attributes[:, k] for k, name in enumerate(transform.kept)}
+        kept_features = features[rows]
+        feature_report = {
+            "names": list(FEATURE_NAMES),
+            "nan_per_feature": {n: int(np.isnan(kept_features[..., j]).sum()) for j, n in enumerate(FEATURE_NAMES)},
+            "renders_with_nan": int(failed.sum()),
+            "attributes": transform.to_dict(),
+        }
 
     frames = []
     values = DX7_SCHEMA.learnable(params)
@@ -321,7 +379,11 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
                 "rms_db": rms_db[r, 0],
             }
         )
-        frame = pd.concat([frame, pd.DataFrame(values[r], columns=DX7_SCHEMA.learnable_names)], axis=1)
+        frame = pd.concat(
+            [frame, pd.DataFrame(values[r], columns=DX7_SCHEMA.learnable_names)]
+            + [pd.DataFrame({name: column[r] for name, column in attribute_columns.items()})],
+            axis=1,
+        )
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     table.to_parquet(out / PRESETS, index=False)
@@ -344,6 +406,7 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
         "excluded_by_reason": reasons,
         "excluded": excluded,
         "normalization": normalization,
+        "features": feature_report,
         "store": {
             "path": STORE,
             "array": "db",

@@ -1,8 +1,14 @@
-"""Presets to dB mel-spectrograms: render and analyse on all cores."""
+"""Presets to what a dataset stores of their sound: dB mel-spectrograms, levels, timbre features.
+
+Rendering and analysis run on all cores: each of ``workers`` threads renders a block of presets
+with its own synth, then analyses it with one torch thread. The Dexed engine, torch and NumPy
+release the GIL, so the threads overlap, and audio never leaves the process.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -14,25 +20,49 @@ from spinvae.synth.render import render_presets
 BLOCK = 16  # presets per task: small enough to balance threads, large enough to batch the STFT
 
 
-def render_spectrograms(
+@dataclass
+class SoundAnalysis:
+    """The analysis of n presets at n_notes (note, velocity) pairs.
+
+    ``db`` (n, n_notes, n_mels, n_frames) float32 dB mel-spectrograms; ``rms_db`` (n, n_notes)
+    float32 RMS levels in dBFS (-inf for digital silence); with features, ``features``
+    (n, n_notes, 53) float64 raw timbre features and ``feature_reasons`` (n, n_notes) str, the
+    reasons of NaN features ("" when none).
+    """
+
+    db: np.ndarray
+    rms_db: np.ndarray
+    features: np.ndarray | None = None
+    feature_reasons: np.ndarray | None = None
+
+
+def analyse_presets(
     presets: np.ndarray,
     render: RenderSettings = RenderSettings(),
     mel: MelSettings = MelSettings(),
     workers: int = 1,
     delays: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render presets (n, 155) and analyse them.
+    features: bool = False,
+    ac_backend: str = "native",
+) -> SoundAnalysis:
+    """Render presets (n, 155) at every note of ``render`` and analyse them (see SoundAnalysis).
 
-    Returns dB mel-spectrograms (n, n_notes, n_mels, n_frames) float32 and the RMS level of
-    each render in dBFS (n, n_notes) float32 (-inf for digital silence). Each of ``workers``
-    threads renders and analyses blocks of presets with one synth and one torch thread: the
-    Dexed engine and torch both release the GIL, so the threads overlap.
+    ``delays`` (n,) delays each note-on by that many samples (train-time augmentation);
+    ``features`` adds the 53 timbre features, computed with the ``ac_backend`` Audio Commons
+    implementation.
     """
     presets = np.asarray(presets, dtype=np.uint8)
     n, n_notes = len(presets), len(render.notes)
     n_frames = mel.n_frames(render.n_samples)
-    db = np.empty((n, n_notes, mel.n_mels, n_frames), dtype=np.float32)
-    rms_db = np.empty((n, n_notes), dtype=np.float32)
+    out = SoundAnalysis(
+        db=np.empty((n, n_notes, mel.n_mels, n_frames), dtype=np.float32),
+        rms_db=np.empty((n, n_notes), dtype=np.float32),
+    )
+    if features:
+        from spinvae.features.extract import N_FEATURES, compute_features
+
+        out.features = np.empty((n, n_notes, N_FEATURES), dtype=np.float64)
+        out.feature_reasons = np.empty((n, n_notes), dtype=object)
     analyse = mel_spectrogram(render.sample_rate, mel)
 
     def analyse_block(start: int) -> None:
@@ -40,13 +70,16 @@ def render_spectrograms(
         stop = min(start + BLOCK, n)
         audio = render_presets(presets[start:stop], render, workers=1, delays=None if delays is None else delays[start:stop])
         with np.errstate(divide="ignore"):
-            rms_db[start:stop] = 10.0 * np.log10(np.mean(np.square(audio, dtype=np.float64), axis=-1))
+            out.rms_db[start:stop] = 10.0 * np.log10(np.mean(np.square(audio, dtype=np.float64), axis=-1))
         with torch.inference_mode():
-            db[start:stop] = analyse(torch.from_numpy(audio)).numpy()
+            out.db[start:stop] = analyse(torch.from_numpy(audio)).numpy()
+        if features:
+            values, reasons = compute_features(audio.reshape(-1, audio.shape[-1]), render.sample_rate, ac_backend=ac_backend)
+            out.features[start:stop] = values.reshape(stop - start, n_notes, -1)
+            out.feature_reasons[start:stop] = np.array(reasons, dtype=object).reshape(stop - start, n_notes)
 
     starts = range(0, n, BLOCK)
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # parallelism comes from our threads; nested OpenMP would oversubscribe
     try:
         if workers <= 1:
             for start in starts:
@@ -57,4 +90,16 @@ def render_spectrograms(
                     future.result()
     finally:
         torch.set_num_threads(previous_threads)
-    return db, rms_db
+    return out
+
+
+def render_spectrograms(
+    presets: np.ndarray,
+    render: RenderSettings = RenderSettings(),
+    mel: MelSettings = MelSettings(),
+    workers: int = 1,
+    delays: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """dB mel-spectrograms (n, n_notes, n_mels, n_frames) and RMS levels (n, n_notes) of presets."""
+    analysis = analyse_presets(presets, render, mel, workers, delays)
+    return analysis.db, analysis.rms_db

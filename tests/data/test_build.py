@@ -257,7 +257,10 @@ def test_parquet_values_equal_the_syx_voices(bank_build):
     table = pd.read_parquet(bank_build["out"] / PRESETS)
     for column in ("uid", "split", "name", "source", "bank_index", "row"):
         assert column in table.columns
-    assert list(table.columns[-144:]) == LEARNABLE
+    first = list(table.columns).index(LEARNABLE[0])
+    assert list(table.columns[first : first + 144]) == LEARNABLE
+    attributes = list(table.columns[first + 144 :])  # then one column per kept attribute
+    assert attributes and all(c.startswith("attr_") for c in attributes)
     assert len(LEARNABLE) == 144
     for source, group in table.groupby("source"):
         params = read_sysex(source).params[group["bank_index"].to_numpy()]
@@ -332,7 +335,7 @@ def test_silence_db_changes_what_is_excluded(tmp_path, quiet_bank):
     lenient = build("lenient", near_level - 1.0)  # the near-silent voice is now loud enough
     assert [(e["bank_index"], e["reason"]) for e in lenient["excluded"]] == [(0, "silent")]
     assert lenient["n_presets"] == 4
-    assert lenient["fingerprint"] != default["fingerprint"]
+    assert lenient["fingerprint"] == default["fingerprint"]  # same renders: only the final step differs
 
     audible = np.sort(rms[2:])
     strict_db = float(audible[0] + audible[1]) / 2  # above the quietest audible voice only
@@ -521,8 +524,8 @@ def test_killed_build_left_no_manifest_and_some_chunks(resumed):
     assert not resumed["manifest_after_kill"]
     assert 3 <= len(done) < N_RESUME_CHUNKS
     assert done == sorted(done)
-    for k in done:  # every done chunk has its spectrogram shard and its 3 statistics chunks
-        assert len([p for p in resumed["before"] if f"/c/{k}/" in p]) == 4
+    for k in done:  # every done chunk: spectrogram shard, 3 statistics chunks, features and their reasons
+        assert len([p for p in resumed["before"] if f"/c/{k}/" in p]) == 6
 
 
 def test_resumed_build_skips_done_chunks(resumed):
@@ -565,7 +568,9 @@ def test_another_build_in_the_same_folder_is_refused(resumed, extra):
     refused = subprocess.run(build_command(out, *extra), capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
-    assert lines == [f"spinvae: error: {out} holds another build (other presets or settings); choose another --out or delete that folder"]
+    assert lines == [
+        f"spinvae: error: {out} holds another build (other presets or render settings); choose another --out or delete that folder"
+    ]
     assert snapshot(out) == before
 
 
@@ -574,10 +579,10 @@ def test_another_build_in_the_same_folder_is_refused(resumed, extra):
     [
         {"seed": 1},
         {"render": RenderSettings(notes=((56, 75), (48, 100)))},
-        {"silence_db": -50.0},
         {"chunk_size": 64},
+        {"features": False},
     ],
-    ids=["seed", "notes", "silence_db", "chunk_size"],
+    ids=["seed", "notes", "chunk_size", "features"],
 )
 def test_build_dataset_refuses_another_build(resumed, change):
     out = resumed["out"]
@@ -586,3 +591,19 @@ def test_build_dataset_refuses_another_build(resumed, change):
     with pytest.raises(BuildError, match="holds another build"):
         build_dataset(out, config, log=_quiet, progress=False)
     assert snapshot(out) == before
+
+
+def test_a_new_silence_threshold_redoes_only_the_final_step(resumed, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(resumed["out"], out)
+    store_before = {p: v for p, v in snapshot(out).items() if STORE in p}
+    config = BuildConfig(procedural=N_RESUME, chunk_size=RESUME_CHUNK, silence_db=-15.0)
+    logged: list[str] = []
+    manifest = build_dataset(out, config, log=logged.append, progress=False)
+    assert any("redoing the final step" in line for line in logged)
+    assert {p: v for p, v in snapshot(out).items() if STORE in p} == store_before  # nothing re-rendered
+    assert manifest["settings"]["silence_db"] == -15.0
+    assert manifest["n_presets"] < read_manifest(resumed["out"])["n_presets"]  # louder threshold, more excluded
+    assert all(e["reason"].startswith(("silent", "near-silent")) for e in manifest["excluded"])

@@ -62,7 +62,7 @@ def test_batch_keys_shapes_and_dtypes(dataset):
     dm = PresetDataModule(str(dataset["root"]), batch_size=BATCH, num_workers=0, augment=False)
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         batch = next(iter(loader))
-        assert set(batch) == {"classes", "numbers", "spectrogram", "uid", "variation", "delay"}
+        assert set(batch) == {"classes", "numbers", "spectrogram", "attributes", "uid", "variation", "delay"}
         assert batch["classes"].shape == (BATCH, 144) and batch["classes"].dtype == torch.int64
         assert batch["numbers"].shape == (BATCH, 144) and batch["numbers"].dtype == torch.float32
         assert batch["spectrogram"].shape == (BATCH, 1, 257, 251) and batch["spectrogram"].dtype == torch.float32
@@ -235,3 +235,40 @@ def test_transposed_voices_are_stored_and_augmented_at_c3(transposed_dataset):
     expected = scale_db(fresh[0].astype(np.float16).astype(np.float32), norm["db_min"], norm["db_max"])
     np.testing.assert_allclose(stored, expected, rtol=0, atol=1e-6)
     assert not np.allclose(stored, scale_db(fresh[1], norm["db_min"], norm["db_max"]), atol=1e-2)  # not at bank transpose
+
+
+def test_attributes_are_the_stored_ones_and_recomputed_for_variations(dataset):
+    from spinvae.data.spectrograms import analyse_presets
+    from spinvae.features.attributes import AttributeTransform
+
+    transform = AttributeTransform.from_dict(dataset["manifest"]["features"]["attributes"])
+    names = [f"attr_{n}" for n in transform.kept]
+    assert len(names) > 10
+    plain = PresetDataset(dataset["root"], "valid")
+    for i in range(len(plain)):
+        item = plain[i]
+        expected = dataset["table"].loc[item["uid"], names].to_numpy(dtype=np.float32)
+        np.testing.assert_array_equal(item["attributes"].numpy(), expected)
+    # the stored attributes are the transform of the preset's own render
+    uid = plain.uids[0]
+    analysis = analyse_presets(original_presets(dataset, [uid]), features=True)
+    np.testing.assert_allclose(
+        transform.apply(analysis.features[0]).mean(axis=0), plain[0]["attributes"].numpy(), rtol=1e-5, atol=1e-5
+    )
+    torch.manual_seed(0)
+    augmented = PresetDataset(dataset["root"], "train", augment=True)
+    seen = {"varied": 0, "delayed_only": 0}
+    for i in range(60):
+        item = augmented[i]
+        stored = dataset["table"].loc[item["uid"], names].to_numpy(dtype=np.float32)
+        if item["variation"] == 0:
+            np.testing.assert_array_equal(item["attributes"].numpy(), stored)
+            seen["delayed_only"] += item["delay"] > 0
+        else:
+            preset = DX7_SCHEMA.from_learnable(DX7_SCHEMA.from_tokens(item["classes"].numpy(), item["numbers"].numpy()))
+            fresh = analyse_presets(preset[None], delays=np.array([item["delay"]]), features=True)
+            np.testing.assert_allclose(
+                item["attributes"].numpy(), transform.apply(fresh.features[0]).mean(axis=0), rtol=1e-5, atol=1e-5
+            )
+            seen["varied"] += 1
+    assert seen["varied"] > 10 and seen["delayed_only"] > 3
