@@ -30,7 +30,6 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 import scipy.signal
-import scipy.sparse
 
 AC_FEATURES = ("ac_hardness", "ac_depth", "ac_brightness", "ac_roughness", "ac_warmth", "ac_sharpness", "ac_boominess")
 
@@ -81,7 +80,7 @@ ZW_UPPER_SLOPES = np.array([  # USL: steepness of the upper slopes (sone/Bark) p
     [0.09, 0.08, 0.07, 0.06, 0.06, 0.06, 0.06, 0.05], [0.06, 0.05, 0.03, 0.02, 0.02, 0.02, 0.02, 0.02]])
 N_BARK = 240  # specific loudness from 0.1 to 24 Bark in 0.1-Bark steps
 REFERENCE_LEVEL_DB = 100.0  # the original's "Pref": full scale is taken as 100 dB SPL
-RESAMPLER_FLOOR_PSD = 10 ** -19.0  # stop-band residue of the original's resampler above the input's Nyquist, 1/Hz
+RESAMPLER_FLOOR_PSD = 10 ** -19.5  # stop-band residue of the original's resampler above the input's Nyquist, 1/Hz
 
 
 def audio_commons_features(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, list[str]]:
@@ -195,16 +194,22 @@ class _Setup:
             brightness_base * _butterworth_power(100, "high", self.onset_freqs, fs) * self.onset_freqs,
         ], axis=1)
 
-        # Loudness frames: 4096 original samples each, aligned with the original's, zero-padded FFT.
+        # Loudness frames: 4096 original samples each, aligned with the original's; band power gains
+        # on the bins of their twice zero-padded and their Hamming-windowed spectra, each weighing 1/2.
         original_length = math.ceil(n / self.scale)
         self.n_loudness_frames = original_length // 4096 + 1  # the original always pads one frame more
         self.loudness_starts = np.round(np.arange(self.n_loudness_frames) * 4096 * self.scale).astype(int)
-        self.loudness_fft = 2 * self.frame
-        loudness_freqs = np.fft.rfftfreq(self.loudness_fft, 1 / fs)
-        self.loudness_one_sided = np.r_[1.0, 2.0 * np.ones(loudness_freqs.size - 2), 1.0]
-        steady = _third_octave_power_weights(loudness_freqs, self.analysis_fs)
-        steady *= _resampler_power_response(fs, loudness_freqs)[:, None]
-        self.band_weights = steady * _third_octave_transient_factor(self, steady)[None, :]
+        self.loudness_window = scipy.signal.get_window("hamming", self.frame).astype(np.float32)
+        padded_freqs = np.fft.rfftfreq(2 * self.frame, 1 / fs)
+        self.loudness_one_sided = np.r_[1.0, 2.0 * np.ones(padded_freqs.size - 2), 1.0].astype(np.float32)
+        steady = []
+        for freqs, scale in ((padded_freqs, 1 / (2 * self.frame * self.frame)),
+                             (self.freqs, 1 / (self.frame * (self.loudness_window.astype(float) ** 2).sum()))):
+            one_sided = np.r_[1.0, 2.0 * np.ones(freqs.size - 2), 1.0]
+            gains = _third_octave_power_weights(freqs, self.analysis_fs) * _resampler_power_response(fs, freqs)[:, None]
+            steady.append(gains * (one_sided * scale / 2)[:, None])
+        factor = _third_octave_transient_factor(self, tuple(steady))
+        self.band_weights = tuple((gains * factor).astype(np.float32) for gains in steady)
 
         # Roughness: 50-ms Hamming frames, half overlapping, zero-padded FFT.
         self.rough_frame = int(fs * 0.05)
@@ -257,13 +262,13 @@ def _resampler_power_response(sample_rate: int, freqs: np.ndarray) -> np.ndarray
     return power / power[0]
 
 
-def _onset_mel_bank(sample_rate: int, n_fft: int, analysis_rate: int) -> scipy.sparse.csr_matrix:
+def _onset_mel_bank(sample_rate: int, n_fft: int, analysis_rate: int) -> np.ndarray:
     """librosa's 128-band Slaney mel bank of the original (0 Hz to its Nyquist), as (bins, bands)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bands above this rate's Nyquist are empty, as in the original
         bank = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=128, fmin=0.0, fmax=analysis_rate / 2)
     bank = bank[bank.any(axis=1)]  # empty bands rise by 0 dB everywhere: only their count matters
-    return scipy.sparse.csr_array(bank.T.astype(np.float32))
+    return np.ascontiguousarray(bank.T, dtype=np.float32)
 
 
 def _third_octave_power_weights(freqs: np.ndarray, rate: int) -> np.ndarray:
@@ -297,27 +302,20 @@ def _third_octave_power_weights(freqs: np.ndarray, rate: int) -> np.ndarray:
     return weights
 
 
-def _frame_band_powers(frames: np.ndarray, setup: _Setup, weights: np.ndarray) -> np.ndarray:
-    """(F, 28) third-octave mean-square powers of frames (F, frame), as the original's filters see them.
+def _frame_band_powers(frames: np.ndarray, setup: _Setup, weights: tuple[np.ndarray, np.ndarray]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 28) third-octave mean-square powers of frames (F, frame), as the original's filters see
+    them, and (F,) the frames' mean squares.
 
     The original filters each frame from a zero state, so the step at the frame's start rings
     through every band; the end of the frame is cut off. A periodogram of the zero-padded frame
     counts the steps at both ends and a Hamming-windowed one counts neither, so their mean counts
-    about one, as the original does.
+    about one, as the original does. ``weights``: the band power gains on the bins of each.
     """
-    spectra = scipy.fft.rfft(frames, setup.loudness_fft, axis=-1)
-    extended = np.empty(spectra.shape[:-1] + (spectra.shape[-1] + 4,), dtype=spectra.dtype)  # bins -2 ... K + 1
-    extended[..., 2:-2] = spectra
-    extended[..., 1::-1] = np.conj(spectra[..., 1:3])
-    extended[..., -2:] = np.conj(spectra[..., -2:-4:-1])
-    windowed = extended[..., :-4] + extended[..., 4:]  # Hamming = 3-tap across bins 2 apart (twice zero-padded)
-    windowed *= -0.23
-    windowed += 0.54 * spectra
-    hamming_energy = (scipy.signal.get_window("hamming", setup.frame) ** 2).sum()
-    power = _power(spectra)
-    power *= 1 / setup.frame
-    power += _power(windowed) * np.float32(1 / hamming_energy)
-    return power @ (weights * (setup.loudness_one_sided / (2 * setup.loudness_fft))[:, None]).astype(np.float32)
+    padded = _power(scipy.fft.rfft(frames, 2 * setup.frame, axis=-1))
+    windowed = _power(scipy.fft.rfft(frames * setup.loudness_window, axis=-1))
+    mean_square = padded @ setup.loudness_one_sided / (2 * setup.frame * setup.frame)
+    return padded @ weights[0] + windowed @ weights[1], mean_square
 
 
 def _power(spectra: np.ndarray) -> np.ndarray:
@@ -349,7 +347,7 @@ def _third_octave_powers_by_filtering(frames: np.ndarray, rate: float) -> np.nda
     return powers
 
 
-def _third_octave_transient_factor(setup: _Setup, steady_weights: np.ndarray) -> np.ndarray:
+def _third_octave_transient_factor(setup: _Setup, steady_weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """(28,) ratio of the original's band powers to the steady-state estimate, on white noise.
 
     The low bands are computed from a few dozen samples after decimation, so the filters' build-up
@@ -364,7 +362,8 @@ def _third_octave_transient_factor(setup: _Setup, steady_weights: np.ndarray) ->
     original = _third_octave_powers_by_filtering(at_analysis_rate[: n_frames * length].reshape(n_frames, length),
                                                  setup.analysis_fs).sum(axis=0)
     starts = np.round(np.arange(n_frames) * length * setup.scale).astype(int)
-    estimate = _frame_band_powers(noise[starts[:, None] + np.arange(setup.frame)], setup, steady_weights).sum(axis=0)
+    frames = noise[starts[:, None] + np.arange(setup.frame)].astype(np.float32)
+    estimate = _frame_band_powers(frames, setup, steady_weights)[0].sum(axis=0)
     return np.where(estimate > 0, original / np.where(estimate > 0, estimate, 1.0), 1.0)
 
 
@@ -471,8 +470,8 @@ class _SharedAnalysis:
         padded = np.zeros((len(x), setup.loudness_starts[-1] + setup.frame), dtype=np.float32)
         padded[:, : x.shape[1]] = x
         frames = padded[:, setup.loudness_starts[:, None] + np.arange(setup.frame)]
-        self.loudness_frame_rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=-1))
-        band_power = _frame_band_powers(frames.reshape(-1, setup.frame), setup, setup.band_weights)
+        band_power, mean_square = _frame_band_powers(frames.reshape(-1, setup.frame), setup, setup.band_weights)
+        self.loudness_frame_rms = np.sqrt(mean_square.astype(np.float64)).reshape(len(x), -1)
         with np.errstate(divide="ignore"):
             levels = 10 * np.log10(band_power) + REFERENCE_LEVEL_DB
         specific, total = _zwicker_loudness(levels)
@@ -945,7 +944,7 @@ def _hardness(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:
         midband = np.log10(a.rms_weighted(a.bark_weighted_loudness(70, 140)))
         percussive = np.log10(_percussive_ratio(a))
     bandwidth = _bandwidth_curve(a)
-    padded_audio = np.pad(a.x, ((0, 0), (s.hardness_pad, 0)))  # (only its length is needed)
+    padded_length = s.hardness_pad + s.n_samples
     bandwidth_window = int(0.1 * s.fs / s.hop)
     centroid_length = int(0.125 * s.fs)
     attack_segments = []  # (clip, start in the clip, length) of the attacks, for their spectral centroids
@@ -977,8 +976,7 @@ def _hardness(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:
             strengths.append(strength.max())
             if bandwidth_attack is not None:
                 bandwidth_strengths.append(strength.max())
-            segment_end = padded_audio.shape[1] if end is None else end
-            length = min(centroid_length, segment_end - start - attack[1])
+            length = min(centroid_length, (padded_length if end is None else end) - start - attack[1])
             if length > s.samples(512):
                 attack_segments.append((b, start + attack[1] - s.hardness_pad, length))
         if failed:
@@ -992,8 +990,7 @@ def _hardness(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:
             weighted = s.analysis_fs / 512.0
         metrics.append((np.log10(weighted), np.mean(strengths), np.mean(attack_times)))
     centroids = _attack_centroids(a.x, attack_segments, s)
-    undefined = np.full(len(a.x), np.nan)
-    log_bandwidth, mean_strength, attack_time, centroid = undefined.copy(), undefined.copy(), undefined.copy(), undefined
+    log_bandwidth, mean_strength, attack_time, centroid = np.full((4, len(a.x)), np.nan)
     for b, values in enumerate(metrics):
         if values is not None:
             log_bandwidth[b], mean_strength[b], attack_time[b] = values
@@ -1395,8 +1392,10 @@ def _warm_spectrum_metrics(spectrum: np.ndarray, freqs: np.ndarray) -> tuple[np.
         mean_s = np.where(above, log_s, 0).sum(axis=1) / count
         df = np.where(above, log_f - mean_f[:, None], 0)
         ds = np.where(above, log_s - mean_s[:, None], 0)
-        decay = (df * ds).sum(axis=1) ** 2 / ((df**2).sum(axis=1) * (ds**2).sum(axis=1))
-    decay = np.where(np.isfinite(fundamental), decay, np.nan)
+        spread = (ds**2).sum(axis=1)
+        # a flat stretch (all of it in the modelled empty band above the clip's Nyquist) is not fitted by the line
+        decay = np.where(spread > 0, (df * ds).sum(axis=1) ** 2 / ((df**2).sum(axis=1) * spread), 0.0)
+    decay = np.where(np.isfinite(fundamental) & (count > 0), decay, np.nan)
     return centroid, decay, low_ratio
 
 
