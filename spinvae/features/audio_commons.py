@@ -331,8 +331,8 @@ def _third_octave_powers_by_filtering(frames: np.ndarray, rate: float) -> np.nda
     mids = 1000 * 2 ** (np.arange(-16, 12) / 3)
 
     def design(fc: float):
-        return scipy.signal.butter(4, [fc * 2 ** (-1 / 6) / (rate / 2), min(fc * 2 ** (1 / 6) / (rate / 2), 0.9999999999)],
-                                   "bandpass")
+        edges = [fc * 2 ** (-1 / 6) / (rate / 2), min(fc * 2 ** (1 / 6) / (rate / 2), 0.9999999999)]
+        return scipy.signal.butter(4, edges, "bandpass")
 
     powers = np.zeros((len(frames), mids.size))
     for band in range(24, 28):
@@ -495,7 +495,8 @@ def _boxcar_spectra(x: np.ndarray, setup: _Setup) -> np.ndarray:
     Frame m starts at (m - lead_frames) * hop; the clip is zero-padded on both sides.
     """
     lead = setup.lead_frames * setup.hop
-    padded = np.zeros((len(x), max((setup.n_frames - 1) * setup.hop + setup.frame, lead + x.shape[1])), dtype=np.float32)
+    length = max((setup.n_frames - 1) * setup.hop + setup.frame, lead + x.shape[1])
+    padded = np.zeros((len(x), length), dtype=np.float32)
     padded[:, lead : lead + x.shape[1]] = x
     frames = np.lib.stride_tricks.sliding_window_view(padded, setup.frame, axis=1)[:, :: setup.hop]
     return scipy.fft.rfft(frames[:, : setup.n_frames], axis=-1)
@@ -575,7 +576,8 @@ def _raw_onsets(strength: np.ndarray, setup: _Setup) -> list[np.ndarray]:
     minimum[:, 1:-1] = (envelope[:, 1:-1] <= envelope[:, :-2]) & (envelope[:, 1:-1] < envelope[:, 2:])
     last_minimum = np.maximum.accumulate(np.where(minimum, np.arange(envelope.shape[1]), 0), axis=1)
     usable = envelope.any(axis=1) & np.isfinite(envelope).all(axis=1)
-    return [last_minimum[b, picked[b]] * setup.onset_hop if usable[b] else np.zeros(0, int) for b in range(len(strength))]
+    return [last_minimum[b, picked[b]] * setup.onset_hop if usable[b] else np.zeros(0, int)
+            for b in range(len(strength))]
 
 
 def _walk_back(envelope: np.ndarray, clip: np.ndarray, start: np.ndarray, threshold: np.ndarray, setup: _Setup,
@@ -690,7 +692,8 @@ def _calculate_onsets(raw: list[np.ndarray], envelope: np.ndarray, strength: np.
         if len(onsets) == 0:
             result.append([0])
             continue
-        corrected = [0 if onset == 0 else walked[b, k] for k, onset in enumerate(onsets) if onset == 0 or (b, k) in walked]
+        corrected = [0 if onset == 0 else walked[b, k] for k, onset in enumerate(onsets)
+                     if onset == 0 or (b, k) in walked]
         if -1 in corrected:
             result.append(None)
             continue
@@ -933,7 +936,8 @@ def _regression(coefficients: np.ndarray, terms: dict[str, np.ndarray], notes: l
     undefined = ~np.isfinite(values)
     for b in np.flatnonzero(undefined.any(axis=0)):
         notes[b].setdefault(feature, f"{list(terms)[int(np.argmax(undefined[:, b]))]} undefined")
-    return coefficients[:-1] @ np.where(undefined, 0.0, values) + coefficients[-1] + np.where(undefined.any(axis=0), np.nan, 0)
+    result = coefficients[:-1] @ np.where(undefined, 0.0, values) + coefficients[-1]
+    return np.where(undefined.any(axis=0), np.nan, result)
 
 
 def _hardness(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:

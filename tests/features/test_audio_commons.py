@@ -58,7 +58,8 @@ def _assert_answered(features: np.ndarray, reasons: list[str]) -> None:
 @pytest.fixture(scope="module")
 def clips() -> np.ndarray:
     tone = _tone()
-    return np.stack([tone, _noise(), _tone(f0=110.0, n_partials=40, decay=0.3), tone * np.sin(2 * np.pi * 6 * np.arange(tone.size) / SR)])
+    tremolo = tone * np.sin(2 * np.pi * 6 * np.arange(tone.size) / SR)
+    return np.stack([tone, _noise(), _tone(f0=110.0, n_partials=40, decay=0.3), tremolo])
 
 
 def test_shape_names_and_reasons(clips):
