@@ -37,3 +37,23 @@ def factory_voices(factory_banks) -> np.ndarray:
     from spinvae.presets.sysex import read_sysex
 
     return np.concatenate([read_sysex(f).params for f in factory_banks])
+
+
+TINY_CNN = [4, 8, 16, 16, 16, 16]  # 64 x 63 spectrograms -> 2 x 2 maps
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A small procedural dataset for model tests: 96 presets (76/10/10), 1-s renders,
+    64 x 63 mel-spectrograms, with features and attributes (built once per session, ~15 s)."""
+    from spinvae.audio.mel import MelSettings
+    from spinvae.data.build import BuildConfig, build_dataset
+    from spinvae.synth.base import RenderSettings
+
+    root = tmp_path_factory.mktemp("tiny") / "data"
+    config = BuildConfig(
+        procedural=96, seed=0, chunk_size=32,
+        render=RenderSettings(note_duration=0.75, duration=1.0), mel=MelSettings(n_fft=512, hop_length=256, n_mels=64),
+    )
+    build_dataset(root, config, log=lambda *_: None, progress=False)
+    return root

@@ -5,6 +5,8 @@
 - ``spinvae data info DIR``: counts per split, exclusions, sources, disk size.
 - ``spinvae render --preset BANK.syx:INDEX --out x.wav``: render one voice.
 - ``spinvae features FILE.wav ... --out features.csv``: the 53 timbre features of audio files.
+- ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
+  (LightningCLI, :mod:`spinvae.cli.train`).
 """
 
 from __future__ import annotations
@@ -41,8 +43,14 @@ def _data_build_parser() -> ArgumentParser:
     return p
 
 
+TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="spinvae", description="Timbre-aware latent spaces of synthesizer presets.")
+    parser = ArgumentParser(
+        prog="spinvae", description="Timbre-aware latent spaces of synthesizer presets.",
+        epilog="Training: spinvae {fit,validate,test,predict} --config experiments/NAME.yaml (see spinvae fit --help).",
+    )
     commands = parser.add_subcommands()
 
     data = ArgumentParser(description="Datasets: build and inspect.")
@@ -78,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     from spinvae.cli import commands
 
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TRAINING_COMMANDS:
+        from spinvae.cli.train import run_training_cli
+
+        run_training_cli(argv)
+        return 0
     args = build_parser().parse_args(argv)
     try:
         if args.subcommand == "data":

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 import zarr
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from spinvae.audio.mel import MelSettings, scale_db
 from spinvae.data.augment import N_VARIATIONS, vary_preset
@@ -125,6 +125,26 @@ class PresetDataset(Dataset):
         }
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A fresh permutation each epoch, a function of (seed, epoch) only.
+
+    Lightning calls :meth:`set_epoch` before each epoch, so a run resumed from a checkpoint sees
+    the same batches as an uninterrupted one (torch's RandomSampler draws from the global RNG).
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+
 class PresetDataModule(L.LightningDataModule):
     """Train/valid/test loaders over a dataset built by ``spinvae data build``.
 
@@ -156,16 +176,43 @@ class PresetDataModule(L.LightningDataModule):
             if split not in self.datasets:
                 self.datasets[split] = PresetDataset(self.data_dir, split, augment=self.augment and split == "train")
 
+    def model_info(self) -> dict[str, Any]:
+        """What a model must know of this dataset, as plain values (saved in its checkpoints).
+
+        ``synth``, ``spectrogram_shape`` (n_notes, n_mels, n_frames), ``attributes`` (names),
+        ``attribute_low`` / ``attribute_high`` (training-split range of each attribute),
+        ``attribute_transform`` (raw features -> attributes), ``normalization`` (dB range of the
+        spectrogram scaling), ``render`` and ``mel`` settings.
+        """
+        self.setup()
+        train = self.datasets["train"]
+        manifest = train.manifest
+        features = manifest.get("features")
+        n_frames = train.mel_settings.n_frames(train.render_settings.n_samples)
+        attributes = train.attributes
+        return {
+            "synth": "dx7",
+            "spectrogram_shape": [len(train.render_settings.notes), train.mel_settings.n_mels, n_frames],
+            "attributes": list(train.attribute_names),
+            "attribute_low": attributes.min(axis=0).tolist() if len(attributes) else [],
+            "attribute_high": attributes.max(axis=0).tolist() if len(attributes) else [],
+            "attribute_transform": features["attributes"] if features else None,
+            "normalization": dict(manifest["normalization"]),
+            "render": dict(manifest["settings"]["render"]),
+            "mel": dict(manifest["settings"]["mel"]),
+        }
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
+        dataset = self.datasets[split]
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=EpochShuffleSampler(len(dataset), torch.initial_seed()) if shuffle else None,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
-            drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
+            drop_last=shuffle and len(dataset) > self.batch_size,
         )
 
     def train_dataloader(self) -> DataLoader:

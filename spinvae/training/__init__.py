@@ -1,0 +1,1 @@
+"""Training: the LightningModule, its objective, schedules and metrics."""

@@ -1,0 +1,190 @@
+"""The LightningModule: SPINVAE's training, validation, test and predict steps.
+
+Everything about the data the model needs later (token layout, spectrogram shape, normalisation,
+attribute list and transforms, render settings) arrives as ``data_info`` (from
+:meth:`spinvae.data.datamodule.PresetDataModule.model_info`) and is saved with the
+hyper-parameters, so a checkpoint alone is enough to use the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from spinvae.model.tokens import TokenLayout
+from spinvae.model.vae import SpinVAE, VAEConfig
+from spinvae.presets import schema_by_name
+from spinvae.training.metrics import attribute_spearman, preset_accuracy
+from spinvae.training.objective import (
+    LossConfig, OptimizerConfig, attribute_term, beta_at, lr_factor, parameter_group, total_loss,
+)
+
+
+class SpinVAEModule(L.LightningModule):
+    """SPINVAE training.
+
+    Args:
+        vae: architecture.
+        loss: loss weights and attribute regularisation.
+        optimizer: learning rates and schedule.
+        init_checkpoint: a checkpoint of an earlier stage whose weights start this one (for the
+            sub-modules both models have: e.g. the audio CNN of an audio-only pre-training).
+        init_modules: which sub-modules to take from ``init_checkpoint``.
+        data_info: set from the DataModule (linked by the CLI), saved in checkpoints.
+    """
+
+    def __init__(
+        self,
+        vae: VAEConfig | None = None,
+        loss: LossConfig | None = None,
+        optimizer: OptimizerConfig | None = None,
+        init_checkpoint: str | None = None,
+        init_modules: list[str] | None = None,
+        data_info: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        vae, loss, optimizer = _config(VAEConfig, vae), _config(LossConfig, loss), _config(OptimizerConfig, optimizer)
+        if data_info is None:
+            raise ValueError("data_info is required (the CLI links it from the DataModule)")
+        # plain containers only, so that checkpoints load with torch.load(weights_only=True)
+        self.save_hyperparameters({
+            "vae": asdict(vae), "loss": asdict(loss), "optimizer": asdict(optimizer),
+            "init_checkpoint": init_checkpoint, "init_modules": init_modules, "data_info": data_info,
+        })
+        self.loss_config, self.optimizer_config, self.data_info = loss, optimizer, data_info
+        self.schema = schema_by_name(data_info["synth"])
+        self.vae = SpinVAE(vae, TokenLayout.from_schema(self.schema), tuple(data_info["spectrogram_shape"]))
+        names = list(data_info["attributes"])
+        wanted = names if loss.attributes is None else list(loss.attributes)
+        unknown = [a for a in wanted if a not in names]
+        if unknown:
+            raise ValueError(f"unknown attributes {unknown}; the dataset has {names}")
+        if loss.attribute_loss != "none" and len(wanted) * loss.chunk > vae.dim_z:
+            raise ValueError(f"{len(wanted)} attributes x chunk {loss.chunk} exceed dim_z={vae.dim_z}")
+        self.attribute_names = wanted if loss.attribute_loss != "none" else []
+        index = [names.index(a) for a in self.attribute_names]
+        self.register_buffer("attribute_index", torch.tensor(index, dtype=torch.long), persistent=False)
+        self.register_buffer("attribute_low", torch.tensor(data_info["attribute_low"], dtype=torch.float32)[index],
+                             persistent=False)
+        self.register_buffer("attribute_high", torch.tensor(data_info["attribute_high"], dtype=torch.float32)[index],
+                             persistent=False)
+        self._validation: dict[str, list[np.ndarray]] = {}
+        self._steps: float | None = None
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        training = stage == "train"
+        generator = None
+        if training:  # noise as a function of the step: a resumed run continues the same optimisation
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(torch.initial_seed() + 1_000_003 * self.global_step + self.global_rank)
+        out = self.vae(batch["classes"], batch["numbers"], batch["spectrogram"], sample=training, generator=generator)
+        terms = self.vae.loss_terms(out, batch["classes"], batch["numbers"], batch["spectrogram"],
+                                    self.loss_config.free_bits)
+        if len(self.attribute_names):
+            attributes = batch["attributes"][:, self.attribute_index]
+            terms["attribute"] = attribute_term(self.loss_config, out.mu, attributes, self.attribute_low,
+                                                self.attribute_high)
+        beta = beta_at(self.loss_config, self.global_step / self._total_steps())
+        loss = total_loss(self.loss_config, terms, beta)
+        size = len(batch["classes"])
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=not training)
+        self.log_dict({f"{stage}/{k}": v for k, v in terms.items()}, batch_size=size, sync_dist=not training)
+        if training:
+            self.log("beta", beta, batch_size=size)
+        else:
+            self._evaluate(batch, out, stage)
+        return loss
+
+    def _total_steps(self) -> float:
+        if self._steps is None:  # Lightning recomputes it on each access (it sets up the loaders)
+            self._steps = max(float(self.trainer.estimated_stepping_batches), 1.0)
+        return self._steps
+
+    def _evaluate(self, batch: dict[str, Any], out, stage: str) -> None:
+        size = len(batch["classes"])
+        if out.preset is not None:
+            target = torch.as_tensor(self.schema.from_tokens(batch["classes"].cpu().numpy(),
+                                                             batch["numbers"].cpu().numpy()).astype(np.int64))
+            predicted = self.vae.preset_values(out.preset).cpu()
+            metrics = preset_accuracy(predicted, target, self.vae.categorical.cpu(), self.vae.numerical.cpu())
+            self.log_dict({f"{stage}/{k}": v for k, v in metrics.items()}, batch_size=size, sync_dist=True)
+        if out.spectrogram is not None:
+            mse = torch.mean((out.spectrogram - batch["spectrogram"]) ** 2)
+            self.log(f"{stage}/spectrogram_mse", mse, batch_size=size, sync_dist=True)
+        if len(self.attribute_names):
+            self._validation.setdefault("mu", []).append(out.mu.float().cpu().numpy())
+            self._validation.setdefault("attributes", []).append(
+                batch["attributes"][:, self.attribute_index].float().cpu().numpy())
+
+    def _log_attribute_spearman(self, stage: str) -> None:
+        if not self._validation:
+            return
+        mu, attributes = (np.concatenate(self._validation[k]) for k in ("mu", "attributes"))
+        self._validation = {}
+        rho = attribute_spearman(mu, attributes, self.loss_config.chunk)
+        self.log(f"{stage}/spearman_mean", float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan"))
+        self.log_dict({f"{stage}/spearman/{name}": float(r) for name, r in zip(self.attribute_names, rho)})
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_attribute_spearman("val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_attribute_spearman("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Latent means and decoded presets: ``uid``, ``mu`` (B, dim_z), ``values`` (B, T) int64."""
+        out = self.vae(batch["classes"], batch["numbers"], batch["spectrogram"], sample=False)
+        values = self.vae.preset_values(out.preset) if out.preset is not None else None
+        return {"uid": batch["uid"], "mu": out.mu, "values": values}
+
+    # -- optimisation --------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.init_checkpoint:
+            self._load_initial_weights(self.hparams.init_checkpoint, self.hparams.init_modules)
+
+    def _load_initial_weights(self, path: str, modules: list[str] | None) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        available = {name.split(".")[1] for name in state if name.startswith("vae.")}
+        wanted = [m for m in (modules or sorted(available)) if getattr(self.vae, m, None) is not None]
+        missing = [m for m in wanted if m not in available]
+        if missing:
+            raise ValueError(f"{path}: no weights for {missing} (it has {sorted(available)})")
+        for module in wanted:
+            prefix = f"vae.{module}."
+            getattr(self.vae, module).load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                                                        if k.startswith(prefix)})
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        config = self.optimizer_config
+        groups: dict[str, list[torch.nn.Parameter]] = {"audio": [], "preset": [], "latent": []}
+        for name, parameter in self.vae.named_parameters():
+            groups[parameter_group(name)].append(parameter)
+        rates = {"audio": config.lr_audio, "preset": config.lr_preset, "latent": config.lr_latent}
+        optimizer = torch.optim.Adam(
+            [{"params": p, "lr": rates[g], "name": g} for g, p in groups.items() if p],
+            weight_decay=config.weight_decay,
+        )
+        steps_per_epoch = self._total_steps() / max(self.trainer.max_epochs or 1, 1)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step, steps_per_epoch))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def _config(cls, value):
+    """A config dataclass from an instance, a dict (from a checkpoint) or None (defaults)."""
+    if value is None:
+        return cls()
+    return cls(**value) if isinstance(value, dict) else value

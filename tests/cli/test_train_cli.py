@@ -1,0 +1,60 @@
+"""``spinvae fit|validate|test|predict`` end to end with experiments/smoke.yaml on a tiny dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from spinvae.cli.main import main
+from spinvae.presets.dx7 import DX7_SCHEMA
+
+SMOKE = Path(__file__).resolve().parents[2] / "experiments" / "smoke.yaml"
+
+
+def run(*args: str) -> None:
+    assert main(list(args)) == 0
+
+
+def test_print_config_shows_the_whole_configuration(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", str(SMOKE), "--print_config"])
+    assert exit_.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["vae"]["dim_z"] == 100
+    assert config["model"]["loss"]["attribute_loss"] == "ar_vae"
+    assert config["model"]["optimizer"]["lr_preset"] == 1e-3
+    assert config["checkpoint"]["monitor"] == "val/loss"
+    assert "data_info" not in config["model"]  # linked from the DataModule, never written by hand
+
+
+def test_fit_test_predict_from_the_smoke_config(tmp_path, tiny_dataset):
+    common = ["--config", str(SMOKE), "--data.data_dir", str(tiny_dataset),
+              "--trainer.logger.init_args.save_dir", str(tmp_path / "runs")]
+    run("fit", *common, "--trainer.max_epochs", "1")
+    run_dir = tmp_path / "runs" / "smoke" / "version_0"
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["data"]["data_dir"] == str(tiny_dataset) and saved["trainer"]["max_epochs"] == 1
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints and any(name.startswith("best-") for name in checkpoints)
+    assert list(run_dir.glob("events.out.tfevents.*")), "no TensorBoard log"
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    run("test", *common, "--ckpt_path", str(last))
+    run("predict", *common, "--ckpt_path", str(last), "--predictions.out", str(tmp_path / "pred"))
+    table = pd.read_parquet(tmp_path / "pred" / "predictions.parquet")
+    presets = pd.read_parquet(tiny_dataset / "presets.parquet")
+    assert table["uid"].tolist() == presets.loc[presets["split"] == "test", "uid"].tolist()
+    assert [c for c in table.columns if c.startswith("z_")] == [f"z_{i}" for i in range(100)]
+    values = table[list(DX7_SCHEMA.learnable_names)].to_numpy()
+    assert (values >= 0).all() and (values < DX7_SCHEMA.cardinalities).all()
+
+    # resuming: one more epoch from the last checkpoint continues the step count
+    run("fit", *common, "--trainer.max_epochs", "2", "--ckpt_path", str(last))
+    newest = max(run_dir.parent.iterdir(), key=lambda p: int(p.name.split("_")[1]))  # test and predict log too
+    resumed = torch.load(newest / "checkpoints" / "last.ckpt", weights_only=True)
+    first = torch.load(last, weights_only=True)
+    assert resumed["global_step"] == 2 * first["global_step"]

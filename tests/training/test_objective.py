@@ -1,0 +1,55 @@
+"""Loss weighting, schedules and parameter groups."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spinvae.model.tokens import TokenLayout
+from spinvae.model.vae import SpinVAE, VAEConfig
+from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.training.objective import LossConfig, OptimizerConfig, beta_at, lr_factor, parameter_group, total_loss
+
+
+def test_beta_ramps_linearly_then_holds():
+    config = LossConfig(beta=0.01, beta_warmup=0.25)
+    assert beta_at(config, 0.0) == 0.0
+    assert beta_at(config, 0.125) == pytest.approx(0.005)
+    assert beta_at(config, 0.25) == beta_at(config, 0.9) == pytest.approx(0.01)
+    assert beta_at(LossConfig(beta=0.01, beta_warmup=0.0), 0.0) == 0.01
+
+
+def test_learning_rate_warms_up_then_decays_per_epoch():
+    config = OptimizerConfig(warmup_epochs=1.0, decay_per_epoch=0.5)
+    steps_per_epoch = 10
+    assert lr_factor(config, 0, steps_per_epoch) == pytest.approx(0.1)
+    assert lr_factor(config, 9, steps_per_epoch) == pytest.approx(1.0)
+    assert lr_factor(config, 10, steps_per_epoch) == pytest.approx(1.0)
+    assert lr_factor(config, 30, steps_per_epoch) == pytest.approx(0.25)
+
+
+def test_total_loss_weights_each_term():
+    config = LossConfig(spectrogram_weight=2.0, categorical_weight=0.5, numerical_weight=0.25, gamma=0.1)
+    terms = {name: torch.tensor(1.0) for name in ("spectrogram", "kl", "attribute", "categorical", "numerical")}
+    assert total_loss(config, terms, beta=0.01).item() == pytest.approx(2.0 + 0.01 + 0.1 + 0.5 + 0.25)
+
+
+def test_every_parameter_has_one_group_and_latent_layers_are_the_bridges():
+    vae = SpinVAE(VAEConfig(dim_z=64, fusion="combined", d_model=32, n_heads=2, d_ff=64, encoder_layers=1,
+                            decoder_layers=1, cnn_channels=[4, 4, 4, 4, 4, 4]),
+                  TokenLayout.from_schema(DX7_SCHEMA), (1, 64, 63))
+    groups = {name: parameter_group(name) for name, _ in vae.named_parameters()}
+    assert groups["audio_encoder.stem.weight"] == "audio"
+    assert groups["spectrogram_decoder.out.up.weight"] == "audio"
+    assert groups["preset_encoder.transformer.layers.0.linear1.weight"] == "preset"
+    assert groups["preset_decoder.to_distributions.weight"] == "preset"
+    latent = {n for n, g in groups.items() if g == "latent"}
+    assert latent == {
+        "audio_encoder.to_latent.weight", "audio_encoder.to_latent.bias",
+        "spectrogram_decoder.from_latent.weight", "spectrogram_decoder.from_latent.bias",
+        "preset_encoder.extra_tokens", "preset_encoder.to_mu.weight", "preset_encoder.to_mu.bias",
+        "preset_encoder.to_variance.weight", "preset_encoder.to_variance.bias",
+        "preset_decoder.z_to_tokens.weight", "preset_decoder.z_to_tokens.bias",
+        "preset_decoder.z_to_mlp_token.0.weight", "preset_decoder.z_to_mlp_token.0.bias",
+        "preset_decoder.z_to_mlp_token.2.weight", "preset_decoder.z_to_mlp_token.2.bias",
+    }
