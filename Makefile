@@ -11,9 +11,10 @@ TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 install:
 	$(PIP) install --quiet "$(TORCH)" -e .
 
-# the tests validate the native Audio Commons features against the original package (an oracle)
+# the tests validate the native Audio Commons features against the original package (an oracle),
+# and train with Weights & Biases offline
 install-test:
-	$(PIP) install --quiet "$(TORCH)" -e ".[test,timbral]"
+	$(PIP) install --quiet "$(TORCH)" -e ".[test,timbral,wandb]"
 	$(PIP) install --quiet --no-deps timbral_models==0.4.0
 
 run: install

@@ -1,14 +1,18 @@
 """Presets to what a dataset stores of their sound: dB mel-spectrograms, levels, timbre features.
 
-Rendering and analysis run on all cores: each of ``workers`` threads renders a block of presets
-with its own synth, then analyses it with one torch thread. The Dexed engine, torch and NumPy
-release the GIL, so the threads overlap, and audio never leaves the process.
+Rendering and spectrograms run on all cores: each of ``workers`` threads renders a block of
+presets with its own synth, then analyses it with one torch thread. The Dexed engine and torch
+release the GIL, so the threads overlap. The timbre features hold the GIL much of the time (many
+small NumPy steps), so with several workers they run in a pool of as many processes, kept for the
+life of the program.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -34,6 +38,28 @@ class SoundAnalysis:
     rms_db: np.ndarray
     features: np.ndarray | None = None
     feature_reasons: np.ndarray | None = None
+
+
+@lru_cache(maxsize=None)
+def _feature_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent has OpenMP and synth threads, which fork would leave half-copied
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _features_of(audio: np.ndarray, sample_rate: int, ac_backend: str) -> tuple[np.ndarray, list[str]]:
+    from spinvae.features.extract import compute_features
+
+    torch.set_num_threads(1)
+    return compute_features(audio, sample_rate, ac_backend=ac_backend)
+
+
+def _features_in_processes(audio: np.ndarray, sample_rate: int, ac_backend: str,
+                           workers: int) -> tuple[np.ndarray, list[str]]:
+    """Features of clips (B, n_samples) computed by ``workers`` processes, in clip order."""
+    parts = [p for p in np.array_split(audio, workers) if len(p)]
+    results = list(_feature_pool(workers).map(_features_of, parts, [sample_rate] * len(parts),
+                                              [ac_backend] * len(parts)))
+    return np.concatenate([r[0] for r in results]), [reason for r in results for reason in r[1]]
 
 
 def analyse_presets(
@@ -73,11 +99,14 @@ def analyse_presets(
             out.rms_db[start:stop] = 10.0 * np.log10(np.mean(np.square(audio, dtype=np.float64), axis=-1))
         with torch.inference_mode():
             out.db[start:stop] = analyse(torch.from_numpy(audio)).numpy()
-        if features:
+        if features and workers <= 1:
             values, reasons = compute_features(audio.reshape(-1, audio.shape[-1]), render.sample_rate, ac_backend=ac_backend)
             out.features[start:stop] = values.reshape(stop - start, n_notes, -1)
             out.feature_reasons[start:stop] = np.array(reasons, dtype=object).reshape(stop - start, n_notes)
+        elif features:
+            rendered[start:stop] = audio
 
+    rendered = np.empty((n, n_notes, render.n_samples), dtype=np.float32) if features and workers > 1 else None
     starts = range(0, n, BLOCK)
     previous_threads = torch.get_num_threads()
     try:
@@ -90,6 +119,11 @@ def analyse_presets(
                     future.result()
     finally:
         torch.set_num_threads(previous_threads)
+    if rendered is not None:
+        values, reasons = _features_in_processes(rendered.reshape(n * n_notes, -1), render.sample_rate, ac_backend,
+                                                 workers)
+        out.features[:] = values.reshape(n, n_notes, -1)
+        out.feature_reasons[:] = np.array(reasons, dtype=object).reshape(n, n_notes)
     return out
 
 

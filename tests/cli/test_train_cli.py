@@ -58,3 +58,15 @@ def test_fit_test_predict_from_the_smoke_config(tmp_path, tiny_dataset):
     resumed = torch.load(newest / "checkpoints" / "last.ckpt", weights_only=True)
     first = torch.load(last, weights_only=True)
     assert resumed["global_step"] == 2 * first["global_step"]
+
+
+def test_wandb_logger_works_offline_without_an_api_key(tmp_path, tiny_dataset, monkeypatch):
+    pytest.importorskip("wandb", reason="wandb is the optional extra spinvae[wandb]; `make test` installs it")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb_config = Path(__file__).resolve().parents[2] / "experiments" / "loggers" / "wandb_offline.yaml"
+    run("fit", "--config", str(SMOKE), "--config", str(wandb_config), "--data.data_dir", str(tiny_dataset),
+        "--trainer.logger.init_args.save_dir", str(tmp_path), "--trainer.max_epochs", "1")
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb")), "no offline wandb run written"
+    assert list(tmp_path.glob("spinvae/*/checkpoints/last.ckpt"))

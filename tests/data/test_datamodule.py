@@ -272,3 +272,12 @@ def test_attributes_are_the_stored_ones_and_recomputed_for_variations(dataset):
             )
             seen["varied"] += 1
     assert seen["varied"] > 10 and seen["delayed_only"] > 3
+
+
+def test_in_memory_items_equal_items_read_from_disk(dataset):
+    for split in ("train", "test"):
+        disk = PresetDataset(dataset["root"], split)
+        memory = PresetDataset(dataset["root"], split, in_memory=True)
+        for i in (0, len(disk) // 2, len(disk) - 1):
+            assert torch.equal(disk[i]["spectrogram"], memory[i]["spectrogram"])
+            assert disk[i]["uid"] == memory[i]["uid"]
