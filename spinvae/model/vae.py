@@ -125,6 +125,7 @@ class SpinVAE(nn.Module):
     # -- decoding ------------------------------------------------------------------------------
     def preset_values(self, preset_out: torch.Tensor) -> torch.Tensor:
         """The most probable value of every parameter (B, T) int64, each within its range."""
+        preset_out = preset_out.float()  # mixtures in float32 even under bf16 autocast
         values = torch.zeros(preset_out.shape[:2], dtype=torch.long, device=preset_out.device)
         n_mix = 3 * self.config.n_components
         numerical = preset_out[:, self.numerical, :n_mix]
@@ -152,6 +153,7 @@ class SpinVAE(nn.Module):
         """Categorical cross-entropy and numerical DLM NLL, each summed over its tokens and divided
         by the number of tokens T (so the two add up to a per-token average), batch mean."""
         n_tokens = self.layout.n_tokens
+        preset_out = preset_out.float()  # log-masses in float32 even under bf16 autocast
         logits = self._class_logits(preset_out)
         ce = F.cross_entropy(logits.flatten(0, 1), classes[:, self.categorical].flatten(), reduction="sum")
         cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
@@ -163,9 +165,9 @@ class SpinVAE(nn.Module):
                    spectrogram: torch.Tensor, free_bits: float) -> dict[str, torch.Tensor]:
         """Unweighted loss terms (scalars): ``kl``, and those of the built decoders:
         ``spectrogram`` (Gaussian NLL up to constants: MSE per pixel), ``categorical``, ``numerical``."""
-        terms = {"kl": kl_free_bits(out.mu, out.variance, free_bits)}
+        terms = {"kl": kl_free_bits(out.mu.float(), out.variance.float(), free_bits)}
         if out.spectrogram is not None:
-            terms["spectrogram"] = F.mse_loss(out.spectrogram, spectrogram)
+            terms["spectrogram"] = F.mse_loss(out.spectrogram.float(), spectrogram)
         if out.preset is not None:
             terms["categorical"], terms["numerical"] = self.preset_losses(out.preset, classes, numbers)
         return terms

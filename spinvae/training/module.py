@@ -87,7 +87,7 @@ class SpinVAEModule(L.LightningModule):
                                     self.loss_config.free_bits)
         if len(self.attribute_names):
             attributes = batch["attributes"][:, self.attribute_index]
-            terms["attribute"] = attribute_term(self.loss_config, out.mu, attributes, self.attribute_low,
+            terms["attribute"] = attribute_term(self.loss_config, out.mu.float(), attributes, self.attribute_low,
                                                 self.attribute_high)
         beta = beta_at(self.loss_config, self.global_step / self._total_steps())
         loss = total_loss(self.loss_config, terms, beta)

@@ -142,3 +142,12 @@ def test_unknown_or_too_many_attributes_are_clear_errors(datamodule):
         module(datamodule, loss=dict(attributes=["ac_nope"]))
     with pytest.raises(ValueError, match="exceed dim_z=100"):
         module(datamodule, loss=dict(chunk=4))
+
+
+def test_bf16_mixed_precision_trains_with_finite_losses(tmp_path, datamodule):
+    model = module(datamodule)
+    fit = trainer(tmp_path, 1, precision="bf16-mixed", limit_train_batches=2, limit_val_batches=1,
+                  enable_checkpointing=False)
+    fit.fit(model, datamodule)
+    for name in ("train/loss", "train/numerical", "val/loss", "val/categorical_accuracy"):
+        assert torch.isfinite(fit.callback_metrics[name]), name
