@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["experiments/cpu.yaml", "experiments/spinvae2.yaml"])
     parser.add_argument("--batch", type=int, nargs="+", default=None, help="per config (default: the config's)")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--memory-at", type=int, default=None,
+                        help="also estimate peak memory at this batch from two smaller ones (linear in batch)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None)
@@ -84,17 +86,27 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child[0], int(args.child[1]), args.steps, int(args.child[2]))))
         return
+    def child(path: str, batch: int, steps: int) -> dict:
+        out = subprocess.run([sys.executable, __file__, "--child", path, str(batch), str(args.threads),
+                              "--steps", str(steps)], cwd=ROOT, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
     rows = []
     for i, path in enumerate(args.configs):
         batch = args.batch[i] if args.batch else yaml.safe_load((ROOT / path).read_text())["data"]["batch_size"]
-        out = subprocess.run([sys.executable, __file__, "--child", path, str(batch), str(args.threads),
-                              "--steps", str(args.steps)], cwd=ROOT, capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print("| config | spectrogram | parameters | batch | training samples/s | peak memory |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+        row = child(path, batch, args.steps)
+        if args.memory_at:
+            half = child(path, batch // 2, 1)["peak_memory_gb"]
+            per_sample = (row["peak_memory_gb"] - half) / (batch - batch // 2)
+            row["estimated_memory_gb_at"] = [args.memory_at, half + per_sample * (args.memory_at - batch // 2)]
+        rows.append(row)
+    print("| config | spectrogram | parameters | batch | training samples/s | peak memory | estimated peak memory |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
+        estimate = r.get("estimated_memory_gb_at")
+        estimate = f"{estimate[1]:.1f} GB at batch {estimate[0]}" if estimate else ""
         print(f"| {r['config']} | {r['spectrogram']} | {r['parameters_m']:.1f} M | {r['batch']} | "
-              f"{r['samples_per_s']:.1f} | {r['peak_memory_gb']:.2f} GB |")
+              f"{r['samples_per_s']:.1f} | {r['peak_memory_gb']:.2f} GB | {estimate} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

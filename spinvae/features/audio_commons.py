@@ -28,8 +28,16 @@ import warnings
 import librosa
 import numpy as np
 import scipy.fft
-import scipy.ndimage
 import scipy.signal
+
+from spinvae.features import ac_loops
+from spinvae.features.spectra import (
+    cosine_window_power,
+    magnitude,
+    squared_magnitude,
+    windowed_power,
+    windowed_spectra,
+)
 
 AC_FEATURES = ("ac_hardness", "ac_depth", "ac_brightness", "ac_roughness", "ac_warmth", "ac_sharpness", "ac_boominess")
 
@@ -81,6 +89,8 @@ ZW_UPPER_SLOPES = np.array([  # USL: steepness of the upper slopes (sone/Bark) p
 N_BARK = 240  # specific loudness from 0.1 to 24 Bark in 0.1-Bark steps
 REFERENCE_LEVEL_DB = 100.0  # the original's "Pref": full scale is taken as 100 dB SPL
 RESAMPLER_FLOOR_PSD = 10 ** -19.5  # stop-band residue of the original's resampler above the input's Nyquist, 1/Hz
+CHUNK = 8  # clips analysed together: enough to vectorise; more would make each temporary array tens of MB,
+# fresh memory from the operating system every batch, whose page faults cost more than the work itself
 
 
 def audio_commons_features(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, list[str]]:
@@ -91,20 +101,22 @@ def audio_commons_features(audio: np.ndarray, sample_rate: int) -> tuple[np.ndar
     original regression models (roughly 0-100), and one reason string per clip: ``""`` when every
     feature is finite, else ``"ac_x: why; ac_y: why"`` naming the features left NaN.
     """
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    audio = np.atleast_2d(np.asarray(audio))
+    if audio.dtype not in (np.float32, np.float64):
+        audio = audio.astype(np.float64)
     n_clips = len(audio)
     features = np.full((n_clips, len(AC_FEATURES)), np.nan)
     notes = [dict() for _ in range(n_clips)]
     finite = np.isfinite(audio).all(axis=1)
-    peak = np.where(finite, np.abs(np.where(np.isfinite(audio), audio, 0.0)).max(axis=1, initial=0.0), 0.0)
-    usable = finite & (peak > 0)
+    usable = finite & (np.abs(audio).max(axis=1, initial=0.0) > 0)
     for i in np.flatnonzero(~usable):
         why = "non-finite samples" if not finite[i] else "silent clip"
         notes[i].update({name: why for name in AC_FEATURES})
-    if usable.any():
-        values, clip_notes = _analyse(audio[usable], int(sample_rate))
-        features[usable] = values
-        for i, note in zip(np.flatnonzero(usable), clip_notes):
+    clips = np.flatnonzero(usable)
+    for start in range(0, clips.size, CHUNK):  # a few clips at a time: see CHUNK
+        group = clips[start : start + CHUNK]
+        features[group], clip_notes = _analyse(audio[group], int(sample_rate))
+        for i, note in zip(group, clip_notes):
             notes[i].update(note)
     bad = ~np.isfinite(features)
     for i, j in zip(*np.nonzero(bad)):
@@ -117,9 +129,9 @@ def audio_commons_features(audio: np.ndarray, sample_rate: int) -> tuple[np.ndar
 def _analyse(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, list[dict]]:
     """Features of non-silent, finite clips; notes say why a value is NaN."""
     setup = _setup(sample_rate, max(audio.shape[1], _min_samples(sample_rate)))
-    x = np.zeros((len(audio), setup.n_samples))
-    x[:, : audio.shape[1]] = audio  # clips shorter than one analysis frame are zero-padded to it
-    x *= _loudness_normalisation_gain(x, setup)[:, None]
+    gain = _loudness_normalisation_gain(audio, setup)
+    x = np.zeros((len(audio), setup.n_samples), dtype=np.float32)  # shorter clips are zero-padded to one frame
+    np.multiply(audio, gain[:, None], out=x[:, : audio.shape[1]], casting="unsafe")  # in float64, then rounded
     notes = [dict() for _ in range(len(x))]
     analysis = _SharedAnalysis(x, setup)
     features = np.column_stack([
@@ -180,7 +192,7 @@ class _Setup:
         self.onset_frames_hardness = 1 + (n + self.hardness_pad) // self.onset_hop
         self.onset_window = scipy.signal.get_window("hann", self.onset_fft).astype(np.float32)
         original_window_sum = scipy.signal.get_window("hann", 2048).sum()
-        self.mel = _onset_mel_bank(fs, self.onset_fft, self.analysis_fs)
+        self.mel_first, self.mel_weights = _onset_mel_bank(fs, self.onset_fft, self.analysis_fs)
         self.mel_power_scale = (original_window_sum / self.onset_window.sum()) ** 2
         self.envelope_hold = math.ceil(0.01 * fs)
         # Brightness from the same (2048-point at 44.1 kHz) frames: filter responses on their bins.
@@ -262,13 +274,21 @@ def _resampler_power_response(sample_rate: int, freqs: np.ndarray) -> np.ndarray
     return power / power[0]
 
 
-def _onset_mel_bank(sample_rate: int, n_fft: int, analysis_rate: int) -> np.ndarray:
-    """librosa's 128-band Slaney mel bank of the original (0 Hz to its Nyquist), as (bins, bands)."""
+def _onset_mel_bank(sample_rate: int, n_fft: int, analysis_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """librosa's 128-band Slaney mel bank of the original (0 Hz to its Nyquist), its non-empty bands
+    as the first bin of each (bands,) and the weights on the bins from there (bands, widest band)
+    float32: each band is a triangle over a few neighbouring bins."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bands above this rate's Nyquist are empty, as in the original
         bank = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=128, fmin=0.0, fmax=analysis_rate / 2)
     bank = bank[bank.any(axis=1)]  # empty bands rise by 0 dB everywhere: only their count matters
-    return np.ascontiguousarray(bank.T, dtype=np.float32)
+    first = (bank != 0).argmax(axis=1)
+    width = int(max(np.flatnonzero(row)[-1] + 1 - start for row, start in zip(bank, first)))
+    weights = np.zeros((len(bank), width), dtype=np.float32)
+    for band, (row, start) in enumerate(zip(bank, first)):
+        taps = row[start : start + width]
+        weights[band, : taps.size] = taps
+    return first.astype(np.int64), weights
 
 
 def _third_octave_power_weights(freqs: np.ndarray, rate: int) -> np.ndarray:
@@ -312,17 +332,15 @@ def _frame_band_powers(frames: np.ndarray, setup: _Setup, weights: tuple[np.ndar
     counts the steps at both ends and a Hamming-windowed one counts neither, so their mean counts
     about one, as the original does. ``weights``: the band power gains on the bins of each.
     """
-    padded = _power(scipy.fft.rfft(frames, 2 * setup.frame, axis=-1))
-    windowed = _power(scipy.fft.rfft(frames * setup.loudness_window, axis=-1))
-    mean_square = padded @ setup.loudness_one_sided / (2 * setup.frame * setup.frame)
-    return padded @ weights[0] + windowed @ weights[1], mean_square
-
-
-def _power(spectra: np.ndarray) -> np.ndarray:
-    """|spectra| ** 2 as real numbers (float32 for complex64)."""
-    power = np.square(spectra.real)
-    power += np.square(spectra.imag)
-    return power
+    band_power = np.empty((len(frames), weights[0].shape[1]), dtype=np.result_type(frames, weights[0]))
+    mean_square = np.empty(len(frames), dtype=band_power.dtype)
+    for chunk, spectra in windowed_spectra(frames, None, 2 * setup.frame):
+        padded = squared_magnitude(spectra)
+        mean_square[chunk] = padded @ setup.loudness_one_sided / (2 * setup.frame * setup.frame)
+        band_power[chunk] = padded @ weights[0]
+        # the frame's own spectrum is every other bin of the zero-padded one: window it there
+        band_power[chunk] += cosine_window_power(spectra[:, ::2], setup.frame, 0.54, 0.46) @ weights[1]
+    return band_power, mean_square
 
 
 def _third_octave_powers_by_filtering(frames: np.ndarray, rate: float) -> np.ndarray:
@@ -403,22 +421,21 @@ def _loudness_normalisation_gain(x: np.ndarray, setup: _Setup) -> np.ndarray:
     """
     fs = setup.fs
     block = 0.4
-    n = max(x.shape[1], int(fs * block))  # the original zero-pads clips shorter than one block
-    weighted = np.zeros((len(x), n))
-    weighted[:, : x.shape[1]] = scipy.signal.sosfilt(_k_weighting(fs), x, axis=-1)
-    np.square(weighted, out=weighted)
+    n = max(setup.n_samples, int(fs * block))  # the original zero-pads clips shorter than one block
     n_blocks = int(np.round((n / fs - block) / (block * 0.25))) + 1
     j = np.arange(n_blocks)
     lower = (block * (j * 0.25) * fs).astype(int)
     upper = np.minimum((block * (j * 0.25 + 1) * fs).astype(int), n)
     step = lower[1] - lower[0] if n_blocks > 1 else upper[0]
+    sos = _k_weighting(fs)
     if np.array_equal(lower, j * step) and np.array_equal(upper, lower + 4 * step):  # blocks of 4 steps
-        steps = weighted[:, : (n_blocks + 3) * step].reshape(len(x), n_blocks + 3, step).sum(axis=2)
+        steps = ac_loops.filtered_energy(x, sos, setup.n_samples, step * np.arange(n_blocks + 4))
         z = (steps[:, :-3] + steps[:, 1:-2] + steps[:, 2:-1] + steps[:, 3:]) / (block * fs)
     else:
-        energy = np.zeros((len(x), n + 1))
-        np.cumsum(weighted, axis=1, out=energy[:, 1:])
-        z = (energy[:, upper] - energy[:, lower]) / (block * fs)
+        bounds = np.unique(np.r_[0, lower, upper])
+        energy = np.zeros((len(x), bounds.size))
+        np.cumsum(ac_loops.filtered_energy(x, sos, setup.n_samples, bounds), axis=1, out=energy[:, 1:])
+        z = (energy[:, np.searchsorted(bounds, upper)] - energy[:, np.searchsorted(bounds, lower)]) / (block * fs)
     with np.errstate(divide="ignore"):
         block_loudness = -0.691 + 10 * np.log10(z)
 
@@ -447,19 +464,13 @@ class _SharedAnalysis:
     """Spectra, envelopes, onsets and specific loudness of loudness-normalised clips (B, n)."""
 
     def __init__(self, x: np.ndarray, setup: _Setup):
-        self.x = x = x.astype(np.float32)
+        self.x = x = np.asarray(x, dtype=np.float32)
         self.setup = setup
         self.peak = np.abs(x).max(axis=1)
-        self.spectra = _boxcar_spectra(x, setup)
+        self.boxcar_magnitude, self.depth_power = _boxcar_spectra(x, setup)
         self.onset_power = _onset_power(x, setup)
-        mel_db = _mel_db(self.onset_power, setup)
-        pad_frames = setup.hardness_pad // setup.onset_hop
-        self.strength_padded = _onset_strength(mel_db)  # of the clip after the hardness zero-padding
-        self.strength = _onset_strength(mel_db[:, pad_frames:])
-        held = _held_peaks(np.abs(x), setup)
-        self.envelope = _hold_decay_envelope(held, self.peak, setup, decay_time=0.1)
-        self.envelope_padded = np.pad(self.envelope, ((0, 0), (setup.hardness_pad, 0)))
-        self.envelope_depth = _hold_decay_envelope(held, self.peak, setup, decay_time=0.2) / self.peak[:, None]
+        self.strength_padded, self.strength = _onset_strength(self.onset_power, setup)
+        self.envelope, self.envelope_padded, self.envelope_depth = _hold_decay_envelopes(x, self.peak, setup)
         raw_padded = _raw_onsets(self.strength_padded, setup)
         raw = _raw_onsets(self.strength, setup)
         long_look_back = setup.samples(4096)
@@ -469,7 +480,7 @@ class _SharedAnalysis:
         self.onsets_depth = _calculate_onsets(raw, self.envelope_depth, self.strength, setup, setup.samples(512))
         padded = np.zeros((len(x), setup.loudness_starts[-1] + setup.frame), dtype=np.float32)
         padded[:, : x.shape[1]] = x
-        frames = padded[:, setup.loudness_starts[:, None] + np.arange(setup.frame)]
+        frames = _frames_at(padded, setup.loudness_starts, setup.frame)
         band_power, mean_square = _frame_band_powers(frames.reshape(-1, setup.frame), setup, setup.band_weights)
         self.loudness_frame_rms = np.sqrt(mean_square.astype(np.float64)).reshape(len(x), -1)
         with np.errstate(divide="ignore"):
@@ -489,30 +500,42 @@ class _SharedAnalysis:
             return (values * weights).sum(axis=1) / weights.sum(axis=1)
 
 
-def _boxcar_spectra(x: np.ndarray, setup: _Setup) -> np.ndarray:
-    """(B, n_frames, frame // 2 + 1) complex64 spectra of rectangular frames, hop = frame / 4.
+def _frames_at(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(B, len(starts), length) contiguous frames of clips x (B, n) starting at ``starts``
+    (x[:, starts[:, None] + arange(length)] would put the clip axis innermost in memory, and
+    gathering element by element is slow: frames are copied as slices)."""
+    frames = np.empty((len(x), len(starts), length), dtype=x.dtype)
+    for i, start in enumerate(starts):
+        frames[:, i] = x[:, start : start + length]
+    return frames
 
-    Frame m starts at (m - lead_frames) * hop; the clip is zero-padded on both sides.
-    """
+
+def _boxcar_spectra(x: np.ndarray, setup: _Setup) -> tuple[np.ndarray, np.ndarray]:
+    """Spectra of rectangular frames, hop = frame / 4, frame m starting at (m - lead_frames) * hop
+    (the clip zero-padded on both sides), as the two features use them: (B, n_frames, bins)
+    float32 magnitudes (hardness' bandwidth) and (B, depth frames, bins) float32 power under a
+    Hamming window, mean removed, of every other frame that lies within the clip (depth)."""
     lead = setup.lead_frames * setup.hop
     length = max((setup.n_frames - 1) * setup.hop + setup.frame, lead + x.shape[1])
     padded = np.zeros((len(x), length), dtype=np.float32)
     padded[:, lead : lead + x.shape[1]] = x
     frames = np.lib.stride_tricks.sliding_window_view(padded, setup.frame, axis=1)[:, :: setup.hop]
-    return scipy.fft.rfft(frames[:, : setup.n_frames], axis=-1)
+    depth_frames = slice(setup.lead_frames, setup.lead_frames + (setup.n_samples - setup.frame) // setup.hop + 1, 2)
+    boxcar_magnitude = np.empty((len(x), setup.n_frames, setup.freqs.size), dtype=np.float32)
+    hamming_power = np.empty((len(x), len(range(setup.n_frames)[depth_frames]), setup.freqs.size), dtype=np.float32)
+    for chunk, spectra in windowed_spectra(frames[:, : setup.n_frames], None, setup.frame):
+        magnitude(spectra, out=boxcar_magnitude[chunk])
+        _hamming_power_from_boxcar(spectra[:, depth_frames], hamming_power[chunk])
+    return boxcar_magnitude, hamming_power
 
 
-def _hamming_from_boxcar(spectra: np.ndarray) -> np.ndarray:
-    """Spectra of the same frames, mean removed (scipy's detrend='constant'), under a periodic
-    Hamming window: a 3-tap convolution across bins."""
-    windowed = 0.54 * spectra
-    neighbours = spectra[..., :-2] + spectra[..., 2:]
-    neighbours *= 0.23
-    windowed[..., 1:-1] -= neighbours
-    windowed[..., -1] -= 0.46 * spectra[..., -2].real  # the bin past Nyquist mirrors the one below
-    windowed[..., 0] = -0.46 * spectra[..., 1].real  # the mean removed: bin 0 is 0, bin -1 mirrors bin 1
-    windowed[..., 1] += 0.23 * spectra[..., 0]
-    return windowed
+def _hamming_power_from_boxcar(spectra: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Power (..., bins) float32 of the same frames as complex64 ``spectra`` (..., bins), mean
+    removed (scipy's detrend='constant'), under a periodic Hamming window: a 3-tap convolution
+    across bins (compiled: ac_loops.hamming_power_from_boxcar)."""
+    n_bins = spectra.shape[-1]
+    ac_loops.hamming_power_from_boxcar(np.ascontiguousarray(spectra).reshape(-1, n_bins), out.reshape(-1, n_bins))
+    return out
 
 
 def _onset_power(x: np.ndarray, setup: _Setup) -> np.ndarray:
@@ -521,46 +544,39 @@ def _onset_power(x: np.ndarray, setup: _Setup) -> np.ndarray:
     padded = np.zeros((len(x), setup.hardness_pad + x.shape[1] + 2 * half + setup.onset_hop), dtype=np.float32)
     padded[:, setup.hardness_pad + half : setup.hardness_pad + half + x.shape[1]] = x
     frames = np.lib.stride_tricks.sliding_window_view(padded, setup.onset_fft, axis=1)[:, :: setup.onset_hop]
-    return _power(scipy.fft.rfft(frames[:, : setup.onset_frames_hardness] * setup.onset_window, axis=-1))
+    power = np.empty((len(x), setup.onset_frames_hardness, setup.onset_fft // 2 + 1), dtype=np.float32)
+    for chunk, spectra in windowed_spectra(frames[:, : setup.onset_frames_hardness], None, setup.onset_fft):
+        cosine_window_power(spectra, setup.onset_fft, 0.5, 0.5, out=power[chunk])  # the Hann window, across bins
+    return power
 
 
-def _mel_db(power: np.ndarray, setup: _Setup) -> np.ndarray:
-    """(B, frames, 128) mel power in dB, floored 80 dB below each clip's maximum (librosa's power_to_db)."""
-    n_clips, n_frames, n_bins = power.shape
-    mel = (power.reshape(-1, n_bins) @ setup.mel).reshape(n_clips, n_frames, -1)
-    mel *= np.float32(setup.mel_power_scale)
-    db = np.log10(np.maximum(mel, np.float32(1e-10), out=mel), out=mel)
-    db *= 10
-    return np.maximum(db, db.max(axis=(1, 2), keepdims=True) - 80, out=db)
+def _onset_strength(power: np.ndarray, setup: _Setup) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.onset.onset_strength (128-band mel power in dB floored 80 dB below the clip's
+    maximum, mean positive rise over the bands, shifted 3 frames) of the onset STFT power
+    (B, frames, bins): (B, frames) float64 of the clip after the hardness zero-padding, and
+    (B, frames - pad frames) of the clip itself (the same rises, the first 3 frames 0)."""
+    padded = ac_loops.onset_strength(power, setup.mel_first, setup.mel_weights, np.float32(setup.mel_power_scale), 128)
+    strength = padded[:, setup.hardness_pad // setup.onset_hop :].copy()
+    strength[:, :3] = 0.0
+    return padded, strength
 
 
-def _onset_strength(mel_db: np.ndarray) -> np.ndarray:
-    """librosa.onset.onset_strength from dB mel frames: mean positive rise over the 128 bands,
-    shifted 3 frames (lag + centring)."""
-    rise = np.maximum(0.0, mel_db[:, 1:] - mel_db[:, :-1]).sum(axis=2) / 128
-    strength = np.zeros(mel_db.shape[:2], dtype=np.float64)
-    strength[:, 3:] = rise[:, : strength.shape[1] - 3]
-    return strength
+def _hold_decay_envelopes(x: np.ndarray, peak: np.ndarray, setup: _Setup) -> tuple[np.ndarray, ...]:
+    """The original's sample-and-hold envelopes of clips x (B, n) float32: each peak of |x| is held
+    10 ms, then falls linearly by the clip's peak every 0.1 s (onsets, hardness) or 0.2 s (depth,
+    there divided by the peak), unless |x| rises above it.
 
-
-def _held_peaks(magnitude: np.ndarray, setup: _Setup) -> np.ndarray:
-    """Maximum of |x| over the last 10 ms (the hold of the original's envelope)."""
-    hold = setup.envelope_hold
-    return scipy.ndimage.maximum_filter1d(magnitude, size=hold + 1, axis=1, mode="constant", origin=hold // 2)
-
-
-def _hold_decay_envelope(held: np.ndarray, peak: np.ndarray, setup: _Setup, decay_time: float) -> np.ndarray:
-    """The original's sample-and-hold envelope: each peak of |x| is held 10 ms, then falls linearly
-    by the clip's peak every ``decay_time`` seconds, unless |x| rises above it.
-
-    Computed as max over m <= n of (|x[m]| - slope * max(0, n - m - hold)): the running maximum of
-    the held peaks plus a ramp, minus the ramp.
+    Returns the 0.1-s envelope (B, n), the same after the hardness zero-padding (B, pad + n) (the
+    former is a view into the latter) and the 0.2-s one divided by the peak (B, n), float32.
+    Computed as max over m <= n of (|x[m]| - slope * max(0, n - m - hold)), the running maximum of
+    the held peaks plus a ramp, minus the ramp (compiled: ac_loops.hold_decay_envelopes).
     """
-    ramp = (peak / (decay_time * setup.fs))[:, None] * np.arange(held.shape[1], dtype=held.dtype)
-    envelope = held + ramp
-    np.maximum.accumulate(envelope, axis=1, out=envelope)
-    envelope -= ramp
-    return envelope
+    slopes = [(peak / (decay_time * setup.fs)).astype(np.float32) for decay_time in (0.1, 0.2)]
+    fast, slow = ac_loops.hold_decay_envelopes(np.abs(x), *slopes, setup.envelope_hold)
+    padded = np.zeros((len(x), setup.hardness_pad + x.shape[1]), dtype=np.float32)
+    padded[:, setup.hardness_pad :] = fast
+    slow /= peak[:, None]
+    return padded[:, setup.hardness_pad :], padded, slow
 
 
 def _raw_onsets(strength: np.ndarray, setup: _Setup) -> list[np.ndarray]:
@@ -582,93 +598,16 @@ def _raw_onsets(strength: np.ndarray, setup: _Setup) -> list[np.ndarray]:
 
 def _walk_back(envelope: np.ndarray, clip: np.ndarray, start: np.ndarray, threshold: np.ndarray, setup: _Setup,
                min_index: int) -> np.ndarray:
-    """The original's return_loop for many onsets at once: from each detected onset, walk back in the
-    envelope to where the attack starts. Returns sample indices, 0 when none is found, -1 where the
-    original fails (no samples to look back on)."""
-    size = int(20 * 0.001 * setup.fs) + 1  # look back 20 ms (and one sample)
+    """The original's return_loop for many onsets: from each detected onset ``start`` (samples) in
+    ``envelope[clip]``, walk back to where the attack starts (look back 20 ms, ``threshold``
+    hysteresis over 300 ms). Returns sample indices, 0 when none is found, -1 where the original
+    fails (no samples to look back on). Compiled: ac_loops.walk_back."""
+    look_back = int(20 * 0.001 * setup.fs)
     hysteresis = int(300 * setup.fs * 0.001)
-    n_clips, n = envelope.shape
-    windows = np.lib.stride_tricks.sliding_window_view(envelope, size, axis=1)
-    blocks = envelope[:, : n // size * size].reshape(n_clips, -1, size)
-    blocks = (blocks.min(axis=2), blocks.max(axis=2))
-    recent = np.arange(size)
-    location = start.astype(int).copy()
-    result = np.full(len(start), -2)
-    walking = np.arange(len(start))
-    while walking.size:
-        # Step back to the lowest point of the last 20 ms while it is no higher than here.
-        active = walking
-        while active.size:
-            rows, loc = clip[active], location[active]
-            window = windows[rows, np.maximum(loc - size, 0)]
-            partial = loc < size  # the original then looks at envelope[: loc - 1]
-            if partial.any():
-                window[partial] = np.where(recent < (loc[partial] - 1)[:, None], window[partial], np.inf)
-                result[active[partial & (loc <= 1)]] = -1
-            lowest = window.argmin(axis=1)
-            falls = np.take_along_axis(window, lowest[:, None], axis=1)[:, 0] <= envelope[rows, loc]
-            falls &= result[active] != -1
-            moved = lowest + loc - size
-            location[active[falls]] = moved[falls]
-            result[active[falls & (moved <= min_index)]] = 0
-            active = active[falls & (moved > min_index)]
-        # At a local minimum: a lower point within 300 ms less than 10% of the range below continues the walk.
-        rising = walking[result[walking] == -2]
-        if not rising.size:
-            break
-        rows, loc = clip[rising], location[rising]
-        window_start = np.where(loc - hysteresis - 1 > 0, loc - hysteresis - 1, 0)
-        last, highest = _last_lower_sample(windows, blocks, rows, loc, envelope[rows, loc], window_start)
-        span = highest - envelope[rows, np.maximum(last, 0)]
-        separate = (last < 0) | (span >= threshold[rising])
-        result[rising[separate]] = loc[separate]
-        go_on = ~separate & (last >= min_index)
-        result[rising[~separate & ~go_on]] = 0
-        location[rising[go_on]] = last[go_on]
-        walking = rising[go_on]
-    return result
-
-
-def _last_lower_sample(windows: np.ndarray, blocks: tuple[np.ndarray, np.ndarray], rows: np.ndarray, end: np.ndarray,
-                       level: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row: the last index in [start, end) where the envelope < level (-1 if none), and the
-    envelope's maximum from there up to end - 1. ``windows`` are the envelope's sliding windows of
-    one block; ``blocks`` the minimum and maximum of each aligned block, so that only two blocks of
-    samples are read per row."""
-    block_min, block_max = blocks
-    size = windows.shape[-1]
-    offsets = np.arange(size)
-
-    def read(block_start: np.ndarray, low: np.ndarray, high: np.ndarray):
-        block_start = np.minimum(block_start, windows.shape[1] - 1)  # near the end: the last window
-        positions = block_start[:, None] + offsets
-        valid = (positions >= low[:, None]) & (positions < high[:, None])
-        values = windows[rows, block_start]
-        below = valid & (values < level[:, None])
-        index = size - 1 - below[:, ::-1].argmax(axis=1)
-        return below.any(axis=1), block_start + index, values, valid, index
-
-    tail_block = end // size
-    found, last, values, valid, index = read(tail_block * size, start, end)
-    tail_max = np.where(valid & (offsets >= np.where(found, index, 0)[:, None]), values, -np.inf).max(axis=1)
-    # the last whole block before the tail (and within reach) whose minimum is below the level
-    reach = -(-(end - start) // size) + 1
-    back = np.arange(1, reach.max() + 1)
-    block = tail_block[:, None] - back
-    usable = (block >= start[:, None] // size) & (back <= reach[:, None])
-    block = np.maximum(block, 0)
-    candidates = usable & (block_min[rows[:, None], block] < level[:, None])
-    has_block = ~found & candidates.any(axis=1)
-    steps = candidates.argmax(axis=1)  # nearest such block
-    chosen = tail_block - back[steps]
-    in_block, block_last, values, valid, index = read(np.maximum(chosen, 0) * size, start, (chosen + 1) * size)
-    in_block &= has_block
-    block_tail_max = np.where(valid & (offsets >= index[:, None]), values, -np.inf).max(axis=1)
-    between = usable & (back < back[steps][:, None])
-    between_max = np.where(between, block_max[rows[:, None], block], -np.inf).max(axis=1)
-    last = np.where(found, last, np.where(in_block, block_last, -1))
-    highest = np.where(found, tail_max, np.maximum(np.maximum(block_tail_max, between_max), tail_max))
-    return last, highest
+    # contiguous float32 or float64 rows only: each layout and type would be compiled anew
+    return ac_loops.walk_back(np.ascontiguousarray(envelope), np.asarray(clip, dtype=np.int64),
+                              np.asarray(start, dtype=np.int64),
+                              np.asarray(threshold, dtype=np.float64), look_back, hysteresis, min_index)
 
 
 def _calculate_onsets(raw: list[np.ndarray], envelope: np.ndarray, strength: np.ndarray, setup: _Setup,
@@ -755,7 +694,7 @@ def _segments(onsets: list[int], scale: float = 1.0) -> list[tuple[int, int | No
 
 
 # ----------------------------------------------------------------------------------------------
-# Specific loudness (Zwicker, ISO 532 B) per frame, vectorised over frames.
+# Specific loudness (Zwicker, ISO 532 B) per frame.
 
 
 def _zwicker_loudness(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -763,7 +702,7 @@ def _zwicker_loudness(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     The original's free-field procedure: low-frequency corrections and the three lowest critical
     bands from grouped third octaves, main loudness per critical band, then the masking slopes
-    drawn band by band (each frame walks the same state machine, all frames at once).
+    drawn band by band (a state machine, compiled: ac_loops.zwicker_slopes).
     """
     n_frames = len(levels)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -783,46 +722,7 @@ def _zwicker_loudness(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     main[:, :20] = np.where(audible, np.maximum(core, 0.0), 0.0)
     main[:, 0] *= np.minimum(1.0, 0.4 + 0.32 * main[:, 0] ** 0.2)
 
-    z1, n1, total = np.zeros(n_frames), np.zeros(n_frames), np.zeros(n_frames)
-    j = np.full(n_frames, 17)
-    segment_rows, segment_start, segment_value, segment_slope = [], [], [], []
-    for band in range(21):
-        group = 7 if band == 0 else min(band - 1, 7)  # the original indexes column -1 for the first band
-        upper = ZW_UPPER_BARK[band]
-        active = np.arange(n_frames)
-        while active.size:
-            a_n1, a_main, a_z1 = n1[active], main[active, band], z1[active]
-            a_j = np.where(a_n1 < a_main, (ZW_SLOPE_RANGES[None, :] > a_main[:, None]).sum(axis=1), j[active])
-            flat = a_n1 <= a_main
-            slope = ZW_UPPER_SLOPES[a_j, group]
-            end_level = np.maximum(ZW_SLOPE_RANGES[a_j], a_main)
-            width = np.round((a_n1 - end_level) / slope * 10) * 0.1
-            width = np.where(width == 0, 0.1, width)
-            end = a_z1 + width
-            clipped = end > upper
-            end = np.where(clipped, upper, end)
-            width = np.where(clipped, end - a_z1, width)
-            end_level = np.where(clipped, a_n1 - width * slope, end_level)
-            n2 = np.where(flat, a_main, end_level)
-            z2 = np.where(flat, upper, end)
-            total[active] += np.where(flat, a_main * (upper - a_z1), width * (a_n1 + end_level) / 2)
-            segment_rows.append(active)
-            segment_start.append(a_z1)
-            segment_value.append(np.where(flat, a_main, a_n1))
-            segment_slope.append(np.where(flat, 0.0, slope))
-            a_j = np.minimum(np.where(n2 == ZW_SLOPE_RANGES[a_j], a_j + 1, a_j), 17)
-            n1[active], z1[active], j[active] = n2, np.round(z2 * 10) * 0.1, a_j
-            active = active[z1[active] < upper]
-
-    # Sample the piecewise-linear pattern at 0.1 ... 24 Bark; where segments meet, the later one wins.
-    rows = np.concatenate(segment_rows)
-    start = np.concatenate(segment_start)
-    first_point = np.maximum(np.round(start * 10).astype(int) - 1, 0)
-    owner = np.full((n_frames, N_BARK), -1)
-    np.maximum.at(owner, (rows, first_point), np.arange(rows.size))
-    owner = np.maximum.accumulate(owner, axis=1)
-    bark = 0.1 * np.arange(1, N_BARK + 1)
-    value = np.concatenate(segment_value)[owner] - (bark - start[owner]) * np.concatenate(segment_slope)[owner]
+    value, total = ac_loops.zwicker_slopes(main, ZW_UPPER_BARK.astype(float), ZW_SLOPE_RANGES, ZW_UPPER_SLOPES)
     total = np.maximum(total, 0.0)
     total = np.where(total <= 16, np.floor(total * 1000 + 0.5) / 1000, np.floor(total * 100 + 0.05) / 100)
     return value, total
@@ -841,7 +741,7 @@ def _bark_band_weights(low: int, high: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# Peak picking of the MIR toolbox (mirpeaks with a contrast threshold), vectorised over rows.
+# Peak picking of the MIR toolbox (mirpeaks with a contrast threshold), row by row.
 
 
 def _contrast_peaks(values: np.ndarray, contrast: float, levels: np.ndarray, freqs: np.ndarray):
@@ -853,65 +753,9 @@ def _contrast_peaks(values: np.ndarray, contrast: float, levels: np.ndarray, fre
     parabolic interpolation on ``levels`` (the unnormalised rows). Returns (row, index, value,
     level, freq) arrays of the peaks, in row order then frequency order.
     """
-    n_rows, n = values.shape
-    flat = np.ascontiguousarray(values).ravel()
-    index = np.flatnonzero(flat >= contrast)
-    column = index % n
-    rises = (column == 0) | (flat[index] > flat[np.maximum(index - 1, 0)])  # beyond both ends the original puts
-    falls = (column == n - 1) | (flat[np.minimum(index + 1, flat.size - 1)] <= flat[index])  # -2, below any value
-    index = index[rises & falls]
-    if index.size == 0:
-        empty = np.zeros(0)
-        return np.zeros(0, int), np.zeros(0, int), empty, empty, empty
-    rows, columns = np.divmod(index, n)
-    counts = np.bincount(rows, minlength=n_rows)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(rows.size) - first[rows]
-    gap_minimum = np.full(rows.size, np.inf, dtype=values.dtype)
-    follows = np.flatnonzero(rank > 0)
-    if follows.size:  # lowest point from the previous candidate up to two before this one
-        bounds = np.empty(2 * follows.size, dtype=np.int64)
-        bounds[0::2] = index[follows - 1]
-        bounds[1::2] = index[follows] - 1
-        gap_minimum[follows] = np.minimum.reduceat(flat, bounds)[0::2]
-    # Scan candidates by rank; rows sorted by candidate count make the rows still scanning a prefix.
-    by_count = np.argsort(-counts, kind="stable")
-    position = np.empty(n_rows, dtype=int)
-    position[by_count] = np.arange(n_rows)
-    n_max = counts.max()
-    height = np.zeros((n_max, n_rows), dtype=values.dtype)
-    gaps = np.full((n_max, n_rows), np.inf, dtype=values.dtype)
-    height[rank, position[rows]] = flat[index]
-    gaps[rank, position[rows]] = gap_minimum
-    still = np.searchsorted(-counts[by_count], -np.arange(n_max), side="left")  # rows with more than k candidates
-    buf_max = height[0].copy()
-    buf_min = np.full(n_rows, 2.0, dtype=values.dtype)
-    old_min = np.full(n_rows, -2.0, dtype=values.dtype)
-    current = np.zeros(n_rows, dtype=int)
-    accepted_rows, accepted_ranks = [], []
-    for k in range(1, n_max):
-        m = still[k]
-        low = np.minimum(buf_min[:m], gaps[k, :m])
-        top = buf_max[:m]
-        notch = top - low >= contrast
-        accept = notch & (top - old_min[:m] >= contrast)
-        accepted = np.flatnonzero(accept)
-        accepted_rows.append(accepted)
-        accepted_ranks.append(current[accepted])
-        restart = notch | (height[k, :m] > top)
-        np.minimum(old_min[:m], low, out=old_min[:m])
-        old_min[accepted] = low[accepted]
-        buf_min[:m] = np.where(restart, 2.0, low)
-        buf_max[:m] = np.where(restart, height[k, :m], top)
-        current[:m][restart] = k
-    last = np.flatnonzero((counts[by_count] > 0) & (buf_max - old_min >= contrast))
-    accepted_rows.append(last)
-    accepted_ranks.append(current[last])
-    chosen = np.zeros((n_rows, n_max), dtype=bool)
-    chosen[by_count[np.concatenate(accepted_rows)], np.concatenate(accepted_ranks)] = True
-
-    peak_rows, peak_rank = np.nonzero(chosen)
-    peak_index = columns[first[peak_rows] + peak_rank]
+    n = values.shape[1]
+    # float64 rows only (exact for float32 ones): each type would be compiled anew
+    peak_rows, peak_index = ac_loops.contrast_peaks(np.ascontiguousarray(values, dtype=np.float64), contrast)
     peak_value = values[peak_rows, peak_index]
     inner = (peak_index > 0) & (peak_index < n - 1)  # the original interpolates away from the ends only
     centre = levels[peak_rows, peak_index].astype(np.float64)
@@ -1016,35 +860,10 @@ def _percussive_ratio(a: _SharedAnalysis) -> np.ndarray:
     at a fraction of the cost. The ratio is the energy-weighted mean of RMS(P) / (RMS(P) + RMS(H)).
     """
     pad = a.setup.hardness_pad // a.setup.onset_hop
-    power = a.onset_power[:, pad::4]
-    # medians of magnitudes, squared, are medians of powers
-    harmonic = _median_of_five(power, axis=1, step=2)  # +-16 frames of hop 512 at 44.1 kHz
-    percussive = _median_of_five(power, axis=2, step=7)  # +-14 bins of 21.5 Hz
-    total = harmonic + percussive
-    total[total == 0] = np.inf  # both masks 0 where both medians are 0
-    percussive_rms = np.sqrt(np.einsum("btf,btf->bt", power, (percussive / total) ** 2))
-    harmonic_rms = np.sqrt(np.einsum("btf,btf->bt", power, (harmonic / total) ** 2))
+    # medians of magnitudes, squared, are medians of powers: +-16 frames of hop 512 at 44.1 kHz
+    # (taps 2 sampled frames apart) and +-14 bins of 21.5 Hz (taps 7 bins apart)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return percussive_rms.sum(axis=1) / (percussive_rms + harmonic_rms).sum(axis=1)
-
-
-def _median_of_five(x: np.ndarray, axis: int, step: int) -> np.ndarray:
-    """Median of the values 0, +-step, +-2 step away along ``axis`` (edges mirrored, as scipy's 'reflect')."""
-    reach = 2 * step
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (reach, reach)
-    padded = np.pad(x, pad, mode="symmetric")
-    length = x.shape[axis]
-
-    def tap(k: int) -> np.ndarray:
-        index = [slice(None)] * x.ndim
-        index[axis] = slice(reach + k * step, reach + k * step + length)
-        return padded[tuple(index)]
-
-    a, b, c, d, e = (tap(k) for k in range(-2, 3))
-    low = np.maximum(np.minimum(a, b), np.minimum(c, d))
-    high = np.minimum(np.maximum(a, b), np.maximum(c, d))
-    return np.maximum(np.minimum(e, low), np.minimum(np.maximum(e, low), high))
+        return ac_loops.percussive_ratio(a.onset_power[:, pad::4], 2, 7)
 
 
 def _bandwidth_curve(a: _SharedAnalysis) -> np.ndarray:
@@ -1054,9 +873,8 @@ def _bandwidth_curve(a: _SharedAnalysis) -> np.ndarray:
     s = a.setup
     n_frames = s.n_samples // s.hop + 1
     n_bins = s.freqs.size
-    magnitude = np.abs(a.spectra[:, : n_frames - 1])
+    magnitude = a.boxcar_magnitude * s.bandwidth_scale.astype(np.float32)
     magnitude[..., 0] = 0  # scipy's detrend='constant'
-    magnitude *= s.bandwidth_scale.astype(np.float32)
     block = 16  # the roll-on is searched block by block: a cumulative sum over bins is slow
     block_sums = np.cumsum(np.add.reduceat(magnitude, np.arange(0, n_bins, block), axis=-1), axis=-1)
     frame_sum = np.zeros((len(a.x), n_frames))
@@ -1153,10 +971,7 @@ def _attack_centroids(x: np.ndarray, segments: list[tuple[int, int, int]], s: _S
 def _depth(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:
     """Depth: low-frequency spectral centroid and energy ratio, note duration and pitch."""
     s = a.setup
-    n_frames = (s.n_samples - s.frame) // s.hop + 1
-    frames = slice(s.lead_frames, s.lead_frames + n_frames, 2)
-    power = _power(_hamming_from_boxcar(a.spectra[:, frames]))
-    power *= s.depth_power_scale.astype(np.float32)
+    power = a.depth_power * s.depth_power_scale.astype(np.float32)
     power /= (a.peak.astype(np.float64) ** 2)[:, None, None].astype(np.float32)  # the original normalises to the peak
     total = power.sum(axis=-1, dtype=np.float64)
     audible = total > 10 ** (-60 / 20)
@@ -1256,9 +1071,10 @@ def _roughness(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:
     starts = starts[:n_full:2]
     padded = np.zeros((len(a.x), padded_length), dtype=np.float32)
     padded[:, s.rough_pad :] = a.x
-    frames = padded[:, starts[:, None] + np.arange(s.rough_frame)]
-    frames *= s.rough_window
-    spectra = np.abs(scipy.fft.rfft(frames, s.rough_fft, axis=-1))
+    frames = _frames_at(padded, starts, s.rough_frame)
+    spectra = np.empty(frames.shape[:-1] + (s.rough_fft // 2 + 1,), dtype=np.float32)
+    for chunk, complex_spectra in windowed_spectra(frames, s.rough_window, s.rough_fft):
+        magnitude(complex_spectra, out=spectra[chunk])
     spectra *= np.float32(s.rough_magnitude_scale)
     low = spectra.min(axis=(1, 2)) if n_full == n_frames else np.minimum(spectra.min(axis=(1, 2)), 0)
     high = spectra.max(axis=(1, 2))
@@ -1278,30 +1094,7 @@ def _pairwise_roughness(rows, value, level, freq, n_rows: int) -> np.ndarray:
     amplitude term uses the peak ranked higher). Pairs are visited by distance in frequency order;
     once Plomp's curve has fallen below 1e-6 for a peak, its farther neighbours are left out."""
     order = np.lexsort((freq, rows))
-    rows, value = rows[order], value[order]
-    freq = freq[order].astype(np.float32)
-    level = np.maximum(level[order], np.finfo(np.float32).tiny).astype(np.float32)
-    log_level = np.log(level)
-    slope_per_hz = (0.24 / (0.0207 * freq + 18.96)).astype(np.float32)  # Plomp's scale at the pair's lower peak
-    pair_rows, pair_values = [], []
-    alive = np.arange(rows.size)
-    for d in range(1, rows.size):
-        alive = alive[alive < rows.size - d]
-        k = alive + d
-        x = slope_per_hz[alive] * (freq[k] - freq[alive])
-        near = (rows[k] == rows[alive]) & (x < np.float32(14 / 3.51))
-        alive, k, x = alive[near], k[near], x[near]
-        if alive.size == 0:
-            break
-        plomp = np.exp(np.float32(-3.51) * x) - np.exp(np.float32(-5.75) * x)
-        higher = np.where(value[alive] >= value[k], log_level[alive], log_level[k])
-        exponent = np.float32(0.1) * (log_level[alive] + log_level[k])
-        exponent += np.float32(3.11) * (np.float32(np.log(2.0)) + higher - np.log(level[alive] + level[k]))
-        pair_rows.append(rows[alive])
-        pair_values.append(np.exp(exponent) * plomp)
-    if not pair_rows:
-        return np.zeros(n_rows)
-    return 0.5 * np.bincount(np.concatenate(pair_rows), weights=np.concatenate(pair_values), minlength=n_rows)
+    return ac_loops.pairwise_roughness(rows[order], value[order], level[order], freq[order], n_rows)
 
 
 def _warmth(a: _SharedAnalysis, notes: list[dict]) -> np.ndarray:
@@ -1354,7 +1147,8 @@ def _segment_spectra(x: np.ndarray, segments: list[tuple[int, int, int]], s: _Se
         frames = x[clips[:, None], starts[:, None] + np.arange(s.warm_frame)]
         frames -= frames.mean(axis=1, keepdims=True)
         frames *= window.astype(np.float32)
-        power = _power(scipy.fft.rfft(frames, s.warm_fft, axis=1)) / np.float32(s.fs * (window**2).sum())
+        power = windowed_power(frames, None, s.warm_fft)
+        power /= np.float32(s.fs * (window**2).sum())
         psd[long] = np.add.reduceat(power, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]), axis=0)
     for i, (b, start, end) in enumerate(segments):
         if end - start < s.warm_frame and end - start > 0:  # short segment: one frame of its own length

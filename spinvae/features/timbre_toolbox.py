@@ -43,7 +43,8 @@ STFT_WINDOW_S = 0.0232
 STFT_HOP_S = 0.0058
 RELATIVE_FLOOR = 1e-6  # frames 60 dB below the clip's loudest frame are left out
 ABSOLUTE_FLOOR = 1e-10  # and so are frames with a mean square below this (RMS 1e-5, -100 dBFS)
-CHUNK = 32  # clips per vectorised pass: bounds the memory of the frame arrays
+CHUNK = 16  # clips per vectorised pass: bounds the memory of the frame arrays (more: tens of MB of
+# temporaries, fresh memory from the operating system every batch, whose page faults cost more than they save)
 
 _PITCHED = ("F0", "HarmDev", "InHarm", "OddEvenRatio")  # need tonal frames
 _SPECTRAL = ("FrameErg", "SpecCent", "SpecSpread", "SpecSkew", "SpecKurt", "SpecSlope", "SpecDecr", "SpecRollOff",

@@ -16,6 +16,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.signal
 
+from spinvae.features import tt_loops
+from spinvae.features.spectra import weighted_sums
 from spinvae.features.tt_spectral import parseval_weights, power_spectrogram
 
 HARMONIC_WINDOW_S = 0.1
@@ -75,7 +77,7 @@ def harmonic_analysis(
     weights = parseval_weights(window, n_fft)
     low_cut_bin = int(np.ceil(LOW_CUT_HZ / bin_hz))
     in_band = np.arange(len(weights)) >= low_cut_bin
-    frame_power, band_power = np.moveaxis(power.astype(np.float64) @ np.stack([weights, weights * in_band], 1), -1, 0)
+    frame_power, band_power = np.moveaxis(weighted_sums(power, np.stack([weights, weights * in_band], 1)), -1, 0)
     loudest = band_power.max(axis=1, keepdims=True)
     active = (band_power >= relative_floor * loudest) & (band_power >= absolute_floor)
     active &= band_power >= 0.01 * frame_power
@@ -140,34 +142,9 @@ def _find_partials(power: np.ndarray, f0: np.ndarray, n_harmonics: int, bin_hz: 
     """Partials (B, T, n_harmonics): frequency (Hz) and amplitude of the highest bin of the
     power within +-min(F0 / 2, PARTIAL_SEARCH_HZ) of h * F0, interpolated by a parabola through
     the log power. A partial whose highest bin is not a local maximum (the window's edge of a
-    larger peak, or nothing) is not found: amplitude 0, frequency h * F0."""
-    n_bins = power.shape[-1]
-    reach = int(np.ceil(PARTIAL_SEARCH_HZ / bin_hz))
-    expected = f0[..., None] * np.arange(1, n_harmonics + 1) / bin_hz  # (B, T, H) in bins
-    half_width = (np.minimum(0.5 * f0, PARTIAL_SEARCH_HZ) / bin_hz)[..., None]
-    nearest = np.rint(expected).astype(np.int64)
-    # the window's first and last bins relative to the nearest bin, kept off the spectrum's ends
-    first = np.maximum(np.ceil(expected - half_width).astype(np.int64), 1) - nearest
-    last = np.minimum(np.floor(expected + half_width).astype(np.int64), n_bins - 2) - nearest
-    offsets = np.arange(-reach, reach + 1)
-    inside = (offsets >= first[..., None]) & (offsets <= last[..., None])  # (B, T, H, W)
-    # Flat indices into the power's (B * T * K) values, cheaper than take_along_axis. Those
-    # outside the window may point into a neighbouring frame, or off the array (clipped): they
-    # are masked, and so is a partial whose window is empty.
-    frame_offsets = (np.arange(f0.size) * n_bins).reshape(f0.shape)[..., None]
-    flat_candidates = nearest[..., None] + offsets + frame_offsets[..., None]
-    best = np.argmax(np.where(inside, np.take(power, flat_candidates, mode="clip"), -1.0), axis=-1)[..., None]
-    peak = np.take_along_axis(flat_candidates, best, axis=-1)[..., 0]
-    left, centre, right = (np.take(power, peak + shift, mode="clip").astype(np.float64) for shift in (-1, 0, 1))
-    found = np.take_along_axis(inside, best, axis=-1)[..., 0] & (left > 0) & (right > 0)
-    found &= (centre >= left) & (centre >= right)
-    log_left, log_centre, log_right = (np.log(np.where(found, v, 1.0)) for v in (left, centre, right))
-    offset = _parabola_vertex(log_left, log_centre, log_right)
-    # Between bins, the peak of a Blackman lobe is at most 1.1 dB above the highest bin.
-    gain = np.clip(-0.25 * (log_left - log_right) * offset, 0.0, MAX_SCALLOPING)
-    freqs = np.where(found, (peak - frame_offsets + offset) * bin_hz, expected * bin_hz)
-    amps = np.where(found, np.exp(0.5 * (log_centre + gain)), 0.0)  # the power peaks at A^2
-    return freqs, amps
+    larger peak, or nothing) is not found: amplitude 0, frequency h * F0. Compiled, frame by frame:
+    tt_loops.find_partials."""
+    return tt_loops.find_partials(power, f0, n_harmonics, bin_hz, PARTIAL_SEARCH_HZ, MAX_SCALLOPING)
 
 
 def _f0_from_partials(freqs: np.ndarray, amps: np.ndarray, fallback: np.ndarray) -> np.ndarray:

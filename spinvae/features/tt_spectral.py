@@ -8,7 +8,9 @@ The formulas are written out in docs/features_timbre_toolbox.md.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
+
+from spinvae.features import tt_loops
+from spinvae.features.spectra import squared_magnitude, weighted_sums, windowed_spectra
 
 ROLLOFF_FRACTION = 0.95  # SpecRollOff: the frequency below which 95% of the power lies
 ROLLOFF_BLOCK = 16  # bins: the roll-off is found block by block, then within its block
@@ -37,8 +39,9 @@ def power_spectrogram(audio: np.ndarray, window: np.ndarray, hop: int, n_fft: in
     padded_window = np.zeros(n_fft, dtype=np.float32)
     padded_window[: len(window)] = window * (2.0 / window.sum())
     frames = centred_frames(audio.astype(np.float32, copy=False), n_fft, hop, len(window) // 2)
-    power = np.abs(scipy.fft.rfft(frames * padded_window, axis=-1))
-    power *= power
+    power = np.empty(frames.shape[:-1] + (n_fft // 2 + 1,), dtype=np.float32)
+    for chunk, spectra in windowed_spectra(frames, padded_window, n_fft):  # a few clips at a time
+        squared_magnitude(spectra, out=power[chunk])
     return power
 
 
@@ -71,7 +74,7 @@ def spectral_descriptors(power: np.ndarray, freqs: np.ndarray, frame_weights: np
     cumulating = (np.arange(n_bins)[:, None] < block_ends).astype(np.float64)
     moments = np.stack([frame_weights, np.ones(n_bins), khz, khz**2, khz**3, khz**4, inverse_bin], axis=1)
     columns = np.concatenate([moments, cumulating], axis=1)
-    sums = (power.reshape(-1, n_bins).astype(np.float64) @ columns).reshape(*power.shape[:-1], -1)
+    sums = weighted_sums(power, columns)
     frame_erg, total, m1, m2, m3, m4, inverse_sum = np.moveaxis(sums[..., : moments.shape[1]], -1, 0)
     cumulated_blocks = sums[..., moments.shape[1] :]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -100,18 +103,10 @@ def spectral_descriptors(power: np.ndarray, freqs: np.ndarray, frame_weights: np
 
 
 def _flatness_and_crest(power: np.ndarray, mean_power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Geometric over arithmetic mean, and maximum over arithmetic mean, of each frame."""
-    n_bins = power.shape[-1]
-    clip_peak = np.maximum(power.max(axis=(1, 2), keepdims=True), np.finfo(np.float32).tiny)
-    floored = np.maximum(power * (1.0 / clip_peak), np.float32(FLATNESS_FLOOR))  # in [1e-10, 1]
-    # One logarithm for two bins: their product stays within float32 (>= 1e-20). Logarithms are
-    # the costliest step of all the spectral descriptors.
-    paired = n_bins // 2 * 2
-    log_sum = np.log(floored[..., 0:paired:2] * floored[..., 1:paired:2]).sum(axis=-1, dtype=np.float64)
-    if paired < n_bins:
-        log_sum += np.log(floored[..., -1])
-    flatness = np.exp(log_sum / n_bins) / floored.mean(axis=-1, dtype=np.float64)
-    return flatness, power.max(axis=-1) / mean_power
+    """Geometric over arithmetic mean (of the power relative to the clip's highest bin, floored at
+    FLATNESS_FLOOR), and maximum over arithmetic mean, of each frame."""
+    flatness, frame_max = tt_loops.flatness_and_crest(power, np.float32(FLATNESS_FLOOR))  # compiled: one pass
+    return flatness, frame_max / mean_power
 
 
 def _rolloff_bins(power: np.ndarray, total: np.ndarray, cumulated_blocks: np.ndarray) -> np.ndarray:
