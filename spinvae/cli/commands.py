@@ -143,3 +143,42 @@ def features(args: Any) -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     print(f"wrote {args.out} ({len(table)} files x {len(FEATURE_NAMES)} features)")
+
+
+def parse_checkpoints(specs: list[str]) -> dict[str, str]:
+    """``["cpu=runs/a.ckpt", "runs/b.ckpt"]`` -> {"cpu": "runs/a.ckpt", "model2": "runs/b.ckpt"} (``model``
+    alone for a single unnamed checkpoint)."""
+    out: dict[str, str] = {}
+    for i, spec in enumerate(specs):
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = ("model" if len(specs) == 1 else f"model{i + 1}"), spec
+        if name in out or name == "reference":
+            raise UserError(f"--ckpt: model name {name!r} used twice or reserved")
+        if not Path(path).is_file():
+            raise UserError(f"--ckpt: {path}: no such checkpoint")
+        out[name] = path
+    return out
+
+
+def evaluate(args: Any) -> None:
+    """Run (or resume) an interpolation evaluation and write its results."""
+    from spinvae.evaluation.report import write_results
+    from spinvae.evaluation.run import EvaluationConfig, run_evaluation
+
+    checkpoints = parse_checkpoints(args.ckpt)
+    if args.method == "model" and not checkpoints:
+        raise UserError("evaluate: give --ckpt CKPT (or NAME=CKPT ...), or --method reference for the reference alone")
+    if args.method == "reference" and checkpoints:
+        raise UserError("evaluate: --method reference takes no --ckpt (the reference is evaluated with every model)")
+    if not (Path(args.data) / MANIFEST).exists():
+        raise UserError(f"{args.data}: no {MANIFEST}; build it first with `spinvae data build`")
+    config = EvaluationConfig(
+        data=args.data, out=args.out, split=args.split, checkpoints=checkpoints, steps=args.steps,
+        max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
+        latent_method=args.latent, categorical=args.categorical, workers=args.workers,
+    )
+    run_evaluation(config, progress=args.progress)
+    write_results(args.out)
+    print((Path(args.out) / "report.md").read_text())
+    print(f"wrote {args.out}/trajectories.csv, metrics.csv, summary.json, report.md")

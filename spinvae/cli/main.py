@@ -5,6 +5,8 @@
 - ``spinvae data info DIR``: counts per split, exclusions, sources, disk size.
 - ``spinvae render --preset BANK.syx:INDEX --out x.wav``: render one voice.
 - ``spinvae features FILE.wav ... --out features.csv``: the 53 timbre features of audio files.
+- ``spinvae evaluate --data DIR --out OUT --ckpt CKPT``: interpolation smoothness and linearity
+  of models against parameter interpolation.
 - ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
   (LightningCLI, :mod:`spinvae.cli.train`).
 """
@@ -79,6 +81,24 @@ def build_parser() -> ArgumentParser:
                           help="Audio Commons implementation")
     features.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     commands.add_subcommand("features", features, help="timbre features of audio files")
+
+    evaluate = ArgumentParser(description="Evaluate interpolations of a split's consecutive pairs against the reference.")
+    evaluate.add_argument("--data", type=str, required=True, help="dataset folder")
+    evaluate.add_argument("--split", type=Literal["train", "valid", "test"], default="test", help="which split's pairs")
+    evaluate.add_argument("--out", type=str, required=True, help="output folder (resumes what it holds)")
+    evaluate.add_argument("--ckpt", type=str, nargs="+", default=[],
+                          help="model checkpoints, PATH or NAME=PATH (repeat to compare models)")
+    evaluate.add_argument("--method", type=Literal["model", "reference"], default="model",
+                          help="reference: parameter interpolation alone, no checkpoint")
+    evaluate.add_argument("--steps", type=int, default=9, help="steps per sequence, both ends included")
+    evaluate.add_argument("--max-pairs", type=int, default=None, help="evaluate the first N pairs only")
+    evaluate.add_argument("--notes", type=str, nargs="+", default=None, help="NOTE:VELOCITY pairs (default: the dataset's)")
+    evaluate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
+    evaluate.add_argument("--categorical", type=Literal["normalised", "switch"], default="normalised",
+                          help="the reference's rule for categorical parameters")
+    evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
+    evaluate.add_argument("--progress", type=bool, default=True, help="show a progress bar")
+    commands.add_subcommand("evaluate", evaluate, help="evaluate interpolations (smoothness, linearity)")
     return parser
 
 
@@ -103,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             commands.render(args.render)
         elif args.subcommand == "features":
             commands.features(args.features)
+        elif args.subcommand == "evaluate":
+            commands.evaluate(args.evaluate)
     except commands.UserError as err:
         print(f"spinvae: error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,1 @@
+"""Evaluation of interpolations: metrics, aggregation, reports."""

@@ -1,0 +1,95 @@
+"""From trajectories to the evaluation's results: metrics.csv, summary.json and report.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spinvae.evaluation.metrics import result_table, sequence_metrics, summarize
+from spinvae.evaluation.run import REFERENCE
+
+
+def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]) -> dict[str, dict[str, float]]:
+    """Per model: how far its sequence ends are from the two presets themselves.
+
+    ``categorical_accuracy`` and ``numerical_error_steps`` of the decoded ends against the start and
+    end presets; ``feature_error``: mean absolute difference of the normalised attributes at the
+    ends from the reference's (whose ends are the presets themselves).
+    """
+    from spinvae.presets.dx7 import DX7_SCHEMA
+
+    presets = np.load(out / "presets.npz")
+    truth = np.stack([presets["start"], presets["end"]], axis=1).astype(np.int64)  # (n, 2, L)
+    reference = trajectories[trajectories["method"] == REFERENCE]
+    errors = {}
+    for method in trajectories["method"].unique():
+        if method == REFERENCE:
+            continue
+        ends = presets[method][:, [0, -1]].astype(np.int64)
+        diff = np.abs(ends - truth)
+        mine = trajectories[trajectories["method"] == method]
+        last = mine["step"].max()
+        keys = ["sequence", "note", "step"]
+        paired = mine[mine["step"].isin([0, last])].merge(
+            reference[reference["step"].isin([0, last])], on=keys, suffixes=("", "_ref"))
+        feature_error = np.nanmean(np.abs(paired[attributes].to_numpy() - paired[[f"{a}_ref" for a in attributes]]
+                                          .to_numpy()))
+        errors[method] = {
+            "categorical_accuracy": float((diff[..., DX7_SCHEMA.is_categorical] == 0).mean()),
+            "numerical_error_steps": float(diff[..., ~DX7_SCHEMA.is_categorical].mean()),
+            "feature_error": float(feature_error),
+        }
+    return errors
+
+
+def write_results(out: str | Path) -> dict[str, Any]:
+    """Write ``metrics.csv``, ``summary.json`` and ``report.md`` from ``OUT/trajectories.csv``.
+
+    With several (note, velocity) pairs, the summary has one entry per note (``"56:75"`` ...)
+    and the table one block per note.
+    """
+    out = Path(out)
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    info = json.loads((out / "evaluation.json").read_text())
+    attributes = list(info["attributes"])
+    metrics_parts, summary, tables = [], {"evaluation": info, "notes": {}}, []
+    for note, group in trajectories.groupby("note", sort=False):
+        metrics = sequence_metrics(group.drop(columns="note"), REFERENCE)
+        metrics.insert(2, "note", note)
+        metrics_parts.append(metrics)
+        note_summary = summarize(metrics.drop(columns="note"), REFERENCE)
+        summary["notes"][note] = note_summary
+        table = result_table(note_summary)
+        table.insert(1, "note", note)
+        tables.append(table)
+    pd.concat(metrics_parts, ignore_index=True).to_csv(out / "metrics.csv", index=False)
+    summary["endpoints"] = endpoint_errors(out, trajectories, attributes)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    (out / "report.md").write_text(_markdown(info, pd.concat(tables, ignore_index=True), summary))
+    return summary
+
+
+def _markdown(info: dict[str, Any], table: pd.DataFrame, summary: dict[str, Any]) -> str:
+    lines = [
+        "# Interpolation evaluation",
+        "",
+        f"Dataset `{info['data']}`, split `{info['split']}`: {info['n_sequences']} sequences of {info['steps']} steps, "
+        f"{len(info['attributes'])} normalised attributes; models: "
+        + (", ".join(f"`{k}` ({v})" for k, v in info["checkpoints"].items()) or "none (reference only)") + ".",
+        "",
+        "Per feature, smoothness (RMS second difference) and non-linearity (RMS distance to the reference's "
+        "straight line) of each model against parameter interpolation; *improved* counts the features whose "
+        "values are significantly lower (one-sided Wilcoxon signed-rank test paired by sequence, p < 0.05); the "
+        "changes are of the median and the mean over sequences, averaged over features (negative is better).",
+        "",
+        table.to_markdown(index=False, floatfmt=".1f") if len(table) else "(reference only)",
+        "",
+    ]
+    if summary["endpoints"]:
+        lines += ["## Sequence ends (reconstruction of the two presets)", "",
+                  pd.DataFrame(summary["endpoints"]).T.to_markdown(floatfmt=".3f"), ""]
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Running an interpolation evaluation: pairs of a split, each method's sequences, rendered and featurised.
+
+Pairs are consecutive presets (0, 1), (2, 3), ... of a split in the dataset's deterministic order.
+Each method makes a T-step sequence of presets per pair (a model through its latent space, the
+reference by interpolating parameters); every step is rendered with the dataset's settings (or
+the ``notes`` asked for) and featurised, and the features become normalised attributes with ONE
+transform for all methods (the first checkpoint's, else the dataset's), so all are measured
+with the same ruler.
+
+The work is done in blocks of pairs; each finished block is saved under ``OUT/parts/``, so an
+interrupted evaluation resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from spinvae.data.build import PRESETS
+from spinvae.data.datamodule import read_manifest
+from spinvae.data.spectrograms import analyse_presets
+from spinvae.features.attributes import AttributeTransform
+from spinvae.interpolation.model import load_model, model_paths
+from spinvae.interpolation.paths import CategoricalRule, LatentMethod, parameter_path
+from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.base import RenderSettings
+
+REFERENCE = "reference"
+
+
+@dataclass
+class EvaluationConfig:
+    """What to evaluate.
+
+    Args:
+        data: dataset folder; split: which split's pairs.
+        out: output folder.
+        checkpoints: model name -> checkpoint path (empty: the reference alone).
+        steps: T, steps per sequence (both ends included).
+        max_pairs: evaluate the first N pairs only.
+        notes: (note, velocity) pairs to render; None: the dataset's.
+        latent_method: linear or spherical latent interpolation.
+        categorical: the reference's rule for categorical parameters.
+        block: pairs per saved block (the unit of resumption).
+        workers: rendering and featurising processes.
+    """
+
+    data: str
+    out: str
+    split: str = "test"
+    checkpoints: dict[str, str] = field(default_factory=dict)
+    steps: int = 9
+    max_pairs: int | None = None
+    notes: tuple[tuple[int, int], ...] | None = None
+    latent_method: LatentMethod = "linear"
+    categorical: CategoricalRule = "normalised"
+    block: int = 32
+    workers: int = 2
+
+
+def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None) -> pd.DataFrame:
+    """The pairs of a split: columns ``sequence``, ``start_uid``, ``end_uid``, then ``start`` and ``end``
+    (learnable values, arrays)."""
+    table = pd.read_parquet(Path(data) / PRESETS)
+    table = table[table["split"] == split].reset_index(drop=True)
+    n = len(table) // 2 if max_pairs is None else min(len(table) // 2, max_pairs)
+    if n == 0:
+        raise ValueError(f"{data}: the {split} split has fewer than 2 presets")
+    values = table[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    return pd.DataFrame({
+        "sequence": np.arange(n),
+        "start_uid": table["uid"].to_numpy()[0 : 2 * n : 2],
+        "end_uid": table["uid"].to_numpy()[1 : 2 * n : 2],
+        "start": list(values[0 : 2 * n : 2]),
+        "end": list(values[1 : 2 * n : 2]),
+    })
+
+
+def _render_settings(config: EvaluationConfig, manifest: dict) -> RenderSettings:
+    render = dict(manifest["settings"]["render"])
+    render["notes"] = config.notes or tuple(tuple(nv) for nv in render["notes"])
+    return RenderSettings(**render)
+
+
+def _attributes(presets: np.ndarray, render: RenderSettings, manifest: dict, transform: AttributeTransform,
+                workers: int) -> np.ndarray:
+    """Normalised attributes (n, n_notes, A) of learnable values (n, L)."""
+    from spinvae.audio.mel import MelSettings
+
+    analysis = analyse_presets(DX7_SCHEMA.from_learnable(presets), render, MelSettings(**manifest["settings"]["mel"]),
+                               workers=workers, features=True, ac_backend=manifest["settings"].get("ac_backend", "native"))
+    return transform.apply(analysis.features)
+
+
+def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
+    """Compute every block not saved yet; returns ``OUT/trajectories.csv`` (written at the end).
+
+    trajectories.csv: ``sequence``, ``method``, ``note`` ("56:75"), ``step``, one column per attribute.
+    presets.npz: per method, the presets of every sequence (n, T, L).
+    """
+    out = Path(config.out)
+    parts = out / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(config.data)
+    pairs = evaluation_pairs(config.data, config.split, config.max_pairs)
+    models = {name: load_model(path) for name, path in config.checkpoints.items()}
+    if models:
+        transform = AttributeTransform.from_dict(next(iter(models.values())).data_info["attribute_transform"])
+    elif manifest.get("features"):
+        transform = AttributeTransform.from_dict(manifest["features"]["attributes"])
+    else:
+        raise ValueError(f"{config.data}: built without features; rebuild with --features true")
+    render = _render_settings(config, manifest)
+    (out / "evaluation.json").write_text(json.dumps({
+        "data": str(config.data), "split": config.split, "steps": config.steps, "checkpoints": config.checkpoints,
+        "n_sequences": len(pairs), "notes": [list(nv) for nv in render.notes], "attributes": list(transform.kept),
+        "latent_method": config.latent_method, "categorical": config.categorical,
+    }, indent=2))
+    methods = [REFERENCE, *models]
+    blocks = [(m, s) for s in range(0, len(pairs), config.block) for m in methods]
+    todo = [(m, s) for m, s in blocks if not (parts / f"{m}_{s:06d}.npz").exists()]
+    for method, start in tqdm(todo, desc="evaluating", unit="block", disable=not progress):
+        chunk = pairs.iloc[start : start + config.block]
+        starts, ends = np.stack(chunk["start"]), np.stack(chunk["end"])
+        if method == REFERENCE:
+            presets = np.stack([parameter_path(a, b, config.steps, DX7_SCHEMA, config.categorical)
+                                for a, b in zip(starts, ends)])
+        else:
+            presets = model_paths(models[method], starts, ends, config.steps, config.latent_method, config.workers)
+        attributes = _attributes(presets.reshape(-1, presets.shape[-1]), render, manifest, transform, config.workers)
+        attributes = attributes.reshape(len(chunk), config.steps, len(render.notes), -1)
+        path = parts / f"{method}_{start:06d}.npz"
+        np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes)
+        path.with_suffix(".tmp.npz").replace(path)  # a block exists whole or not at all
+    return _assemble(out, pairs, methods, render, transform, config)
+
+
+def _assemble(out: Path, pairs: pd.DataFrame, methods: list[str], render: RenderSettings,
+              transform: AttributeTransform, config: EvaluationConfig) -> Path:
+    rows, presets = [], {}
+    for method in methods:
+        blocks = [np.load(out / "parts" / f"{method}_{s:06d}.npz") for s in range(0, len(pairs), config.block)]
+        attributes = np.concatenate([b["attributes"] for b in blocks])  # (n, T, notes, A)
+        presets[method] = np.concatenate([b["presets"] for b in blocks])
+        n, steps, n_notes, _ = attributes.shape
+        for k, (note, velocity) in enumerate(render.notes):
+            frame = pd.DataFrame(attributes[:, :, k].reshape(n * steps, -1), columns=list(transform.kept))
+            frame.insert(0, "step", np.tile(np.arange(steps), n))
+            frame.insert(0, "note", f"{note}:{velocity}")
+            frame.insert(0, "method", method)
+            frame.insert(0, "sequence", np.repeat(pairs["sequence"].to_numpy(), steps))
+            rows.append(frame)
+    path = out / "trajectories.csv"
+    pd.concat(rows, ignore_index=True).to_csv(path, index=False)
+    np.savez_compressed(out / "presets.npz", **presets,
+                        start=np.stack(pairs["start"]), end=np.stack(pairs["end"]))
+    return path

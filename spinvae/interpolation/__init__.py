@@ -1,0 +1,1 @@
+"""Interpolation between presets: through a model's latent space, or of the parameters themselves."""

@@ -1,0 +1,80 @@
+"""A trained model as an interpolator: presets in, latent codes, presets out.
+
+Everything comes from the checkpoint (architecture, dataset facts in ``data_info``), so a
+checkpoint file alone is enough. Presets are learnable values (n, n_learnable) uint8 of the
+checkpoint's synth schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spinvae.audio.mel import MelSettings, scale_db
+from spinvae.data.spectrograms import analyse_presets
+from spinvae.interpolation.paths import LatentMethod, latent_path
+from spinvae.synth.base import RenderSettings
+from spinvae.training.module import SpinVAEModule
+
+
+def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> SpinVAEModule:
+    """A trained model in eval mode, from a checkpoint alone (loaded with ``weights_only=True``)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    module = SpinVAEModule.load_from_checkpoint(path, map_location=device, weights_only=True)
+    return module.eval()
+
+
+def render_settings(module: SpinVAEModule) -> tuple[RenderSettings, MelSettings]:
+    """How the model's dataset played and analysed presets."""
+    render = dict(module.data_info["render"])
+    render["notes"] = tuple(tuple(nv) for nv in render["notes"])
+    return RenderSettings(**render), MelSettings(**module.data_info["mel"])
+
+
+def scaled_spectrograms(module: SpinVAEModule, values: np.ndarray, workers: int = 2) -> torch.Tensor:
+    """The model's input spectrograms (n, n_notes, n_mels, n_frames) of presets ``values`` (n, L)."""
+    render, mel = render_settings(module)
+    analysis = analyse_presets(module.schema.from_learnable(values), render, mel, workers=workers)
+    norm = module.data_info["normalization"]
+    return torch.from_numpy(scale_db(analysis.db, norm["db_min"], norm["db_max"]))
+
+
+@torch.no_grad()
+def encode_presets(module: SpinVAEModule, values: np.ndarray, workers: int = 2) -> torch.Tensor:
+    """Latent means (n, dim_z) of presets ``values`` (n, L); renders them when the model listens."""
+    values = np.asarray(values)
+    classes, numbers = (torch.from_numpy(x).to(module.device) for x in module.schema.to_tokens(values))
+    spectrogram = None
+    if module.vae.audio_encoder is not None:
+        spectrogram = scaled_spectrograms(module, values, workers).to(module.device)
+    mu, _ = module.vae.encode(classes, numbers, spectrogram)
+    return mu
+
+
+@torch.no_grad()
+def decode_latents(module: SpinVAEModule, z: torch.Tensor) -> np.ndarray:
+    """Presets (n, L) uint8 decoded from latent codes (n, dim_z): the most probable value of each parameter."""
+    return module.vae.decode_presets(z.to(module.device)).cpu().numpy().astype(np.uint8)
+
+
+def model_path(module: SpinVAEModule, start: np.ndarray, end: np.ndarray, steps: int,
+               method: LatentMethod = "linear", workers: int = 2) -> np.ndarray:
+    """Presets (steps, L) uint8 along the latent path between two presets (L,).
+
+    Both ends are the model's reconstructions of the two presets, as in the reference protocol.
+    """
+    mu = encode_presets(module, np.stack([start, end]), workers)
+    return decode_latents(module, latent_path(mu[0], mu[1], steps, method))
+
+
+def model_paths(module: SpinVAEModule, starts: np.ndarray, ends: np.ndarray, steps: int,
+                method: LatentMethod = "linear", workers: int = 2) -> np.ndarray:
+    """Presets (n, steps, L) along the latent paths between ``starts`` and ``ends`` (n, L), batched."""
+    mu = encode_presets(module, np.concatenate([starts, ends]), workers)
+    n = len(starts)
+    z = torch.stack([latent_path(mu[i], mu[n + i], steps, method) for i in range(n)])
+    return decode_latents(module, z.flatten(0, 1)).reshape(n, steps, -1)

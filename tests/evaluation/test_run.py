@@ -1,0 +1,92 @@
+"""An interpolation evaluation end to end on a tiny dataset: outputs, invariants, resumption."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import pytest
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from spinvae.cli.main import main
+from spinvae.data.datamodule import PresetDataModule
+from spinvae.evaluation.report import write_results
+from spinvae.evaluation.run import EvaluationConfig, evaluation_pairs, run_evaluation
+from spinvae.training.module import SpinVAEModule
+from tests.conftest import TINY_CNN
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_dataset, tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("ckpt")
+    datamodule = PresetDataModule(str(tiny_dataset), batch_size=16, augment=False)
+    model = SpinVAEModule(vae=dict(dim_z=100, fusion="combined", d_model=32, n_heads=2, d_ff=64, encoder_layers=1,
+                                   decoder_layers=1, cnn_channels=TINY_CNN), loss=dict(chunk=2),
+                          data_info=datamodule.model_info())
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)], accelerator="cpu")
+    trainer.fit(model, datamodule)
+    return str(folder / "last.ckpt")
+
+
+def test_pairs_are_consecutive_presets_of_the_split(tiny_dataset):
+    pairs = evaluation_pairs(tiny_dataset, "test")
+    table = pd.read_parquet(tiny_dataset / "presets.parquet")
+    uids = table.loc[table["split"] == "test", "uid"].tolist()
+    assert pairs["start_uid"].tolist() == uids[0 : 2 * len(pairs) : 2]
+    assert pairs["end_uid"].tolist() == uids[1 : 2 * len(pairs) : 2]
+    assert len(evaluation_pairs(tiny_dataset, "test", max_pairs=2)) == 2
+
+
+def test_evaluation_outputs_and_reference_ends(tmp_path, tiny_dataset, checkpoint):
+    out = tmp_path / "eval"
+    config = EvaluationConfig(data=str(tiny_dataset), out=str(out), checkpoints={"tiny": checkpoint}, block=2)
+    run_evaluation(config, progress=False)
+    summary = write_results(out)
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    attributes = json.loads((out / "evaluation.json").read_text())["attributes"]
+    assert list(trajectories.columns) == ["sequence", "method", "note", "step", *attributes]
+    n = len(evaluation_pairs(tiny_dataset, "test"))
+    assert len(trajectories) == n * 9 * 2
+    # the reference's ends are the presets themselves: their attributes are the dataset's
+    table = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
+    pairs = evaluation_pairs(tiny_dataset, "test")
+    reference = trajectories[trajectories["method"] == "reference"].set_index(["sequence", "step"])
+    stored = table.loc[pairs["start_uid"], [f"attr_{a}" for a in attributes]].to_numpy()
+    np.testing.assert_allclose(reference.loc[[(s, 0) for s in pairs["sequence"]], attributes].to_numpy(), stored,
+                               atol=1e-4)
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert set(metrics["method"]) == {"reference", "tiny"} and len(metrics) == n * 2 * len(attributes)
+    tiny = summary["notes"]["56:75"]["tiny"]
+    for metric in ("smoothness", "nonlinearity"):
+        assert tiny[metric]["n_features"] == len(attributes)
+        assert 0 <= tiny[metric]["improved_features"] + tiny[metric]["worse_features"] <= len(attributes)
+    assert 0 <= summary["endpoints"]["tiny"]["categorical_accuracy"] <= 1
+    report = (out / "report.md").read_text()
+    assert "| tiny " in report and f"/ {len(attributes)}" in report
+
+
+def test_an_interrupted_evaluation_resumes_with_the_same_results(tmp_path, tiny_dataset):
+    out = tmp_path / "eval"
+    config = EvaluationConfig(data=str(tiny_dataset), out=str(out), block=1)
+    run_evaluation(config, progress=False)
+    first = pd.read_csv(out / "trajectories.csv")
+    parts = sorted((out / "parts").iterdir())
+    assert len(parts) == len(evaluation_pairs(tiny_dataset, "test"))
+    parts[-1].unlink()  # as if killed before the last block
+    kept = parts[0].stat().st_mtime_ns
+    run_evaluation(config, progress=False)
+    assert parts[0].stat().st_mtime_ns == kept  # finished blocks are not recomputed
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv"), first)
+
+
+def test_cli_needs_a_checkpoint_or_the_reference_method(tmp_path, tiny_dataset, capsys):
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(tmp_path)]) == 2
+    assert "--method reference" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(tmp_path), "--ckpt", "nope.ckpt"]) == 2
+    assert "nope.ckpt: no such checkpoint" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(tmp_path / "r"), "--method", "reference",
+                 "--max-pairs", "2", "--progress", "false"]) == 0
+    assert "reference only" in (tmp_path / "r" / "report.md").read_text()
