@@ -21,6 +21,7 @@ import torch
 
 from spinvae.data.build import BuildConfig, collect_presets, deduplicate
 from spinvae.features.audio_commons import audio_commons_features
+from spinvae.data.spectrograms import features_in_processes
 from spinvae.features.extract import compute_features
 from spinvae.features.timbre_toolbox import timbre_toolbox_features
 from spinvae.synth.render import render_presets
@@ -55,8 +56,10 @@ def main() -> None:
     # first call: set-up for the rate and length, and the numba loops loaded from their cache (or
     # compiled, in a fresh environment: NUMBA_CACHE_DIR pointing to an empty folder shows that)
     figures["first_call_s_setup_and_compiled_loops"] = seconds(lambda: compute_features(audio[:32], sr))
+    features_in_processes(audio[:64], sr, "native", 2)  # start the build's pool of 2 feature processes
     runs = {
         "all_53_ms_per_clip_1_core": lambda: compute_features(audio, sr, workers=1),
+        "all_53_ms_per_clip_2_processes_as_in_builds": lambda: features_in_processes(audio, sr, "native", 2),
         "all_53_ms_per_clip_2_threads": lambda: compute_features(audio, sr, workers=2),
         "ac_7_ms_per_clip_1_core": lambda: [audio_commons_features(audio[s : s + 32], sr) for s in range(0, n, 32)],
         "tt_46_ms_per_clip_1_core": lambda: [timbre_toolbox_features(audio[s : s + 32], sr) for s in range(0, n, 32)],
@@ -68,6 +71,8 @@ def main() -> None:
             times[key].append(seconds(run) / n * 1e3)
     figures.update({key: min(values) for key, values in times.items()})
     figures["est_minutes_for_30243_clips_2_threads"] = figures["all_53_ms_per_clip_2_threads"] * 30243 / 6e4
+    figures["est_minutes_for_30243_clips_2_processes"] = (
+        figures["all_53_ms_per_clip_2_processes_as_in_builds"] * 30243 / 6e4)
     try:
         from spinvae.features.timbral_models_backend import audio_commons_features_original
 

@@ -57,3 +57,23 @@ def tiny_dataset(tmp_path_factory) -> Path:
     )
     build_dataset(root, config, log=lambda *_: None, progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> str:
+    """A checkpoint of a tiny bimodal model trained one epoch on ``tiny_dataset``."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from spinvae.data.datamodule import PresetDataModule
+    from spinvae.training.module import SpinVAEModule
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    datamodule = PresetDataModule(str(tiny_dataset), batch_size=16, augment=False)
+    model = SpinVAEModule(vae=dict(dim_z=100, fusion="combined", d_model=32, n_heads=2, d_ff=64, encoder_layers=1,
+                                   decoder_layers=1, cnn_channels=TINY_CNN), loss=dict(chunk=2),
+                          data_info=datamodule.model_info())
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)], accelerator="cpu")
+    trainer.fit(model, datamodule)
+    return str(folder / "last.ckpt")

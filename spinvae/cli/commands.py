@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from spinvae.audio.mel import MelSettings
 from spinvae.data.build import MANIFEST, BuildConfig, BuildError, build_dataset
 from spinvae.presets.sysex import SysexError, read_preset
@@ -182,3 +184,106 @@ def evaluate(args: Any) -> None:
     write_results(args.out)
     print((Path(args.out) / "report.md").read_text())
     print(f"wrote {args.out}/trajectories.csv, metrics.csv, summary.json, report.md")
+
+
+def resolve_preset(reference: str, data: str | None) -> tuple[np.ndarray, str]:
+    """Learnable values (L,) uint8 and a label of ``BANK.syx:INDEX`` or of a dataset uid (with ``data``)."""
+    import pandas as pd
+
+    from spinvae.data.build import PRESETS
+    from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
+
+    path, sep, _ = reference.rpartition(":")
+    if sep and Path(path).is_file():
+        try:
+            preset = read_preset(reference)
+        except (SysexError, ValueError) as err:
+            raise UserError(str(err)) from None
+        label = f"{Path(path).name}:{reference.rpartition(':')[2]} ({voice_name(preset).strip()})"
+        return DX7_SCHEMA.learnable(DX7_SCHEMA.canonical(preset)), label
+    if data is None:
+        raise UserError(f"{reference}: not a BANK.syx:INDEX of an existing file (give --data DIR to use dataset uids)")
+    table = pd.read_parquet(Path(data) / PRESETS).set_index("uid")
+    if reference not in table.index:
+        raise UserError(f"{reference}: no such preset uid in {data}")
+    row = table.loc[reference]
+    return row[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8), f"{reference} ({row['name'].strip()})"
+
+
+def interpolate(args: Any) -> None:
+    """Write one morph between two presets: bank, WAVs, picture."""
+    from spinvae.interpolation.export import write_sequence
+    from spinvae.interpolation.model import model_path, render_settings
+    from spinvae.interpolation.paths import parameter_path
+    from spinvae.presets.dx7 import DX7_SCHEMA
+
+    start, start_label = resolve_preset(args.start, args.data)
+    end, end_label = resolve_preset(args.end, args.data)
+    if args.method == "model":
+        if not args.ckpt:
+            raise UserError("interpolate: give --ckpt CKPT, or --method reference")
+        module = _load(args.ckpt)
+        values = model_path(module, start, end, args.steps, args.latent)
+        render, mel = render_settings(module)
+    else:
+        values = parameter_path(start, end, args.steps, DX7_SCHEMA, args.categorical)
+        render, mel = RenderSettings(), MelSettings()
+    title = f"{args.method}: {start_label} -> {end_label}"
+    files = write_sequence(args.out, values, render, mel, prefix="MORPH ", title=title)
+    print(f"{title}: {args.steps} steps\nwrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}")
+
+
+def edit(args: Any) -> None:
+    """Move a preset along the latent chunk of one attribute; write presets, WAVs and the measured attribute."""
+    import pandas as pd
+    import scipy.stats
+    import torch
+
+    from spinvae.features.attributes import AttributeTransform
+    from spinvae.interpolation.export import write_sequence
+    from spinvae.interpolation.model import decode_latents, encode_presets, render_settings
+
+    module = _load(args.ckpt)
+    if args.attribute not in module.attribute_names:
+        raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
+                        f"{', '.join(module.attribute_names) or 'none'}")
+    values, label = resolve_preset(args.preset, args.data)
+    mu = encode_presets(module, values[None])[0]
+    a, chunk = module.attribute_names.index(args.attribute), module.loss_config.chunk
+    offsets = torch.linspace(-args.amount, args.amount, args.steps)
+    z = mu.expand(args.steps, -1).clone()
+    z[:, a * chunk : (a + 1) * chunk] += offsets[:, None].to(z)
+    presets = decode_latents(module, z)
+    render, mel = render_settings(module)
+    files = write_sequence(args.out, presets, render, mel, prefix=args.attribute.split("_")[1][:6] + " ",
+                           title=f"{args.attribute} {-args.amount:+g} .. {args.amount:+g}: {label}")
+    transform = AttributeTransform.from_dict(module.data_info["attribute_transform"])
+    measured = transform.apply(_raw_features(presets, render, mel))[:, 0, transform.kept.index(args.attribute)]
+    table = pd.DataFrame({"step": np.arange(1, args.steps + 1), "latent_offset": offsets.numpy(),
+                          args.attribute: measured})
+    table.to_csv(Path(args.out) / "attribute.csv", index=False)
+
+    print(table.to_string(index=False))
+    if np.ptp(measured) > 0:
+        rho = scipy.stats.spearmanr(table["latent_offset"], table[args.attribute]).statistic
+        print(f"Spearman(latent offset, measured {args.attribute}) = {rho:.2f}")
+    else:
+        print(f"the measured {args.attribute} does not change along this path")
+    print(f"wrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}, {Path(args.out) / 'attribute.csv'}")
+
+
+def _raw_features(values: np.ndarray, render: RenderSettings, mel: MelSettings) -> np.ndarray:
+    """Raw features (T, n_notes, 53) of learnable values (T, L)."""
+    from spinvae.data.spectrograms import analyse_presets
+    from spinvae.presets.dx7 import DX7_SCHEMA
+
+    return analyse_presets(DX7_SCHEMA.from_learnable(values), render, mel, workers=2, features=True).features
+
+
+def _load(checkpoint: str):
+    from spinvae.interpolation.model import load_model
+
+    try:
+        return load_model(checkpoint)
+    except FileNotFoundError as err:
+        raise UserError(str(err)) from None

@@ -7,6 +7,8 @@
 - ``spinvae features FILE.wav ... --out features.csv``: the 53 timbre features of audio files.
 - ``spinvae evaluate --data DIR --out OUT --ckpt CKPT``: interpolation smoothness and linearity
   of models against parameter interpolation.
+- ``spinvae interpolate --ckpt CKPT --start A --end B --out DIR``: one morph as a bank, WAVs, a picture;
+  ``spinvae edit --ckpt CKPT --preset A --attribute NAME --out DIR``: a timbre knob.
 - ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
   (LightningCLI, :mod:`spinvae.cli.train`).
 """
@@ -99,6 +101,30 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     evaluate.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     commands.add_subcommand("evaluate", evaluate, help="evaluate interpolations (smoothness, linearity)")
+
+    interpolate = ArgumentParser(description="Morph between two presets: a DX7 bank, one WAV per step, a picture.")
+    interpolate.add_argument("--start", type=str, required=True, help="BANK.syx:INDEX (0-based), or a dataset uid with --data")
+    interpolate.add_argument("--end", type=str, required=True, help="BANK.syx:INDEX, or a dataset uid with --data")
+    interpolate.add_argument("--out", type=str, required=True, help="output folder")
+    interpolate.add_argument("--ckpt", type=str, default=None, help="model checkpoint (for --method model)")
+    interpolate.add_argument("--method", type=Literal["model", "reference"], default="model",
+                             help="through the model's latent space, or parameter by parameter")
+    interpolate.add_argument("--steps", type=int, default=9, help="steps, both ends included (at most 32)")
+    interpolate.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
+    interpolate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
+    interpolate.add_argument("--categorical", type=Literal["normalised", "switch"], default="normalised",
+                             help="the reference's rule for categorical parameters")
+    commands.add_subcommand("interpolate", interpolate, help="morph between two presets")
+
+    edit = ArgumentParser(description="Timbre knob: move a preset along the latent chunk of one attribute.")
+    edit.add_argument("--ckpt", type=str, required=True, help="model checkpoint")
+    edit.add_argument("--preset", type=str, required=True, help="BANK.syx:INDEX, or a dataset uid with --data")
+    edit.add_argument("--attribute", type=str, required=True, help="a regularised attribute, e.g. ac_brightness")
+    edit.add_argument("--amount", type=float, default=2.0, help="largest latent offset, both ways")
+    edit.add_argument("--steps", type=int, default=9, help="steps from -amount to +amount")
+    edit.add_argument("--out", type=str, required=True, help="output folder")
+    edit.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
+    commands.add_subcommand("edit", edit, help="move a preset along one attribute's latent chunk")
     return parser
 
 
@@ -125,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             commands.features(args.features)
         elif args.subcommand == "evaluate":
             commands.evaluate(args.evaluate)
+        elif args.subcommand == "interpolate":
+            commands.interpolate(args.interpolate)
+        elif args.subcommand == "edit":
+            commands.edit(args.edit)
     except commands.UserError as err:
         print(f"spinvae: error: {err}", file=sys.stderr)
         return 2

@@ -72,7 +72,7 @@ def _features_of(audio: np.ndarray, sample_rate: int, ac_backend: str) -> tuple[
     return compute_features(audio, sample_rate, ac_backend=ac_backend)
 
 
-def _features_in_processes(audio: np.ndarray, sample_rate: int, ac_backend: str,
+def features_in_processes(audio: np.ndarray, sample_rate: int, ac_backend: str,
                            workers: int) -> tuple[np.ndarray, list[str]]:
     """Features of clips (B, n_samples) computed by ``workers`` processes, in clip order."""
     parts = [p for p in np.array_split(audio, workers) if len(p)]
@@ -139,7 +139,7 @@ def analyse_presets(
     finally:
         torch.set_num_threads(previous_threads)
     if rendered is not None:
-        values, reasons = _features_in_processes(rendered.reshape(n * n_notes, -1), render.sample_rate, ac_backend,
+        values, reasons = features_in_processes(rendered.reshape(n * n_notes, -1), render.sample_rate, ac_backend,
                                                  workers)
         out.features[:] = values.reshape(n, n_notes, -1)
         out.feature_reasons[:] = np.array(reasons, dtype=object).reshape(n, n_notes)

@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import json
 
-import lightning as L
 import numpy as np
 import pandas as pd
-import pytest
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from spinvae.cli.main import main
-from spinvae.data.datamodule import PresetDataModule
 from spinvae.evaluation.report import write_results
 from spinvae.evaluation.run import EvaluationConfig, evaluation_pairs, run_evaluation
-from spinvae.training.module import SpinVAEModule
-from tests.conftest import TINY_CNN
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tiny_dataset, tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("ckpt")
-    datamodule = PresetDataModule(str(tiny_dataset), batch_size=16, augment=False)
-    model = SpinVAEModule(vae=dict(dim_z=100, fusion="combined", d_model=32, n_heads=2, d_ff=64, encoder_layers=1,
-                                   decoder_layers=1, cnn_channels=TINY_CNN), loss=dict(chunk=2),
-                          data_info=datamodule.model_info())
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)], accelerator="cpu")
-    trainer.fit(model, datamodule)
-    return str(folder / "last.ckpt")
 
 
 def test_pairs_are_consecutive_presets_of_the_split(tiny_dataset):
@@ -40,9 +21,9 @@ def test_pairs_are_consecutive_presets_of_the_split(tiny_dataset):
     assert len(evaluation_pairs(tiny_dataset, "test", max_pairs=2)) == 2
 
 
-def test_evaluation_outputs_and_reference_ends(tmp_path, tiny_dataset, checkpoint):
+def test_evaluation_outputs_and_reference_ends(tmp_path, tiny_dataset, tiny_checkpoint):
     out = tmp_path / "eval"
-    config = EvaluationConfig(data=str(tiny_dataset), out=str(out), checkpoints={"tiny": checkpoint}, block=2)
+    config = EvaluationConfig(data=str(tiny_dataset), out=str(out), checkpoints={"tiny": tiny_checkpoint}, block=2)
     run_evaluation(config, progress=False)
     summary = write_results(out)
     trajectories = pd.read_csv(out / "trajectories.csv")

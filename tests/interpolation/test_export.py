@@ -1,0 +1,75 @@
+"""Morphs written for people: a bank that dexed-py reloads and plays, WAVs, a picture; the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+from dexed import DexedSynth, Patch
+
+from spinvae.cli.main import main
+from spinvae.interpolation.export import write_sequence
+from spinvae.interpolation.paths import parameter_path
+from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
+from spinvae.presets.generator import generate_presets
+from spinvae.presets.sysex import bank_sysex, read_sysex, single_voice_sysex
+from spinvae.synth.base import RenderSettings
+
+SHORT = RenderSettings(note_duration=0.5, duration=0.75)
+
+
+def test_the_bank_reloads_in_dexed_and_every_step_plays(tmp_path):
+    presets, _ = generate_presets(2, seed=5)
+    path = parameter_path(*DX7_SCHEMA.learnable(presets), 9, DX7_SCHEMA)
+    files = write_sequence(tmp_path, path, SHORT)
+    assert [f.name for f in files] == ["interpolation.syx"] + [f"step_{i:02d}.wav" for i in range(1, 10)] + [
+        "spectrograms.png"]
+    bank = read_sysex(tmp_path / "interpolation.syx").params
+    assert len(bank) == 32
+    assert np.array_equal(DX7_SCHEMA.learnable(bank[:9]), path)
+    assert [voice_name(v) for v in bank[:3]] == ["MORPH 1   ", "MORPH 2   ", "MORPH 3   "]
+    synth = DexedSynth(16000)
+    for voice in bank[:9]:
+        synth.load_patch(Patch.from_sysex(single_voice_sysex(voice)[6:161]))
+        audio = synth.render(56, 75, 0.5, 0.75)
+        assert np.sqrt(np.mean(audio**2)) > 1e-3
+    audio, rate = soundfile.read(tmp_path / "step_05.wav")
+    assert rate == 16000 and len(audio) == 12000
+    assert (tmp_path / "spectrograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_sequence_longer_than_a_bank_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="a bank holds 32 voices"):
+        write_sequence(tmp_path, np.zeros((33, 144), np.uint8))
+
+
+def test_interpolate_cli_reference_method_between_bank_voices(tmp_path, capsys):
+    presets, _ = generate_presets(4, seed=6)
+    bank = tmp_path / "mine.syx"
+    bank.write_bytes(bank_sysex(presets))
+    assert main(["interpolate", "--method", "reference", "--start", f"{bank}:0", "--end", f"{bank}:3",
+                 "--steps", "5", "--out", str(tmp_path / "morph")]) == 0
+    out = read_sysex(tmp_path / "morph" / "interpolation.syx").params
+    assert np.array_equal(DX7_SCHEMA.learnable(out[0]), DX7_SCHEMA.learnable(DX7_SCHEMA.canonical(presets[0])))
+    assert np.array_equal(DX7_SCHEMA.learnable(out[4]), DX7_SCHEMA.learnable(DX7_SCHEMA.canonical(presets[3])))
+    assert len(list((tmp_path / "morph").glob("step_*.wav"))) == 5
+    assert main(["interpolate", "--method", "reference", "--start", f"{bank}:40", "--end", f"{bank}:3",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "mine.syx" in capsys.readouterr().err
+
+
+def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, tiny_checkpoint, capsys):
+    import pandas as pd
+
+    uids = pd.read_parquet(tiny_dataset / "presets.parquet")["uid"].tolist()
+    assert main(["interpolate", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--start", uids[0],
+                 "--end", uids[1], "--steps", "4", "--out", str(tmp_path / "morph")]) == 0
+    bank = read_sysex(tmp_path / "morph" / "interpolation.syx").params
+    assert (DX7_SCHEMA.learnable(bank[:4]) < DX7_SCHEMA.cardinalities).all()
+    assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
+                 "--attribute", "ac_brightness", "--steps", "3", "--out", str(tmp_path / "edit")]) == 0
+    table = pd.read_csv(tmp_path / "edit" / "attribute.csv")
+    assert table["latent_offset"].tolist() == [-2.0, 0.0, 2.0] and table["ac_brightness"].notna().all()
+    assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
+                 "--attribute", "tt_LAT", "--out", str(tmp_path / "x")]) == 2
+    assert "not regularised by this model" in capsys.readouterr().err
