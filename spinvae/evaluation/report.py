@@ -68,6 +68,8 @@ def write_results(out: str | Path) -> dict[str, Any]:
         tables.append(table)
     pd.concat(metrics_parts, ignore_index=True).to_csv(out / "metrics.csv", index=False)
     summary["endpoints"] = endpoint_errors(out, trajectories, attributes)
+    latent = out / "latent.json"
+    summary["latent"] = json.loads(latent.read_text()) if latent.exists() else {}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (out / "report.md").write_text(_markdown(info, pd.concat(tables, ignore_index=True), summary))
     return summary
@@ -92,4 +94,11 @@ def _markdown(info: dict[str, Any], table: pd.DataFrame, summary: dict[str, Any]
     if summary["endpoints"]:
         lines += ["## Sequence ends (reconstruction of the two presets)", "",
                   pd.DataFrame(summary["endpoints"]).T.to_markdown(floatfmt=".3f"), ""]
+    if summary["latent"]:
+        means = {name: quality["mean"] for name, quality in summary["latent"].items()}
+        lines += ["## Latent space (the pairs' presets)", "",
+                  "Mean over regularised attributes of: Spearman correlation with the mean of the attribute's "
+                  "latent chunk; interpretability (R^2 of the best single latent coordinate); how often that "
+                  "coordinate is in the attribute's own chunk; MIG (mutual information gap).", "",
+                  pd.DataFrame(means).T.to_markdown(floatfmt=".3f"), ""]
     return "\n".join(lines)

@@ -25,7 +25,8 @@ from spinvae.data.build import PRESETS
 from spinvae.data.datamodule import read_manifest
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.features.attributes import AttributeTransform
-from spinvae.interpolation.model import load_model, model_paths
+from spinvae.evaluation.latent import latent_quality
+from spinvae.interpolation.model import encode_presets, load_model, model_paths
 from spinvae.interpolation.paths import CategoricalRule, LatentMethod, parameter_path
 from spinvae.presets.dx7 import DX7_SCHEMA
 from spinvae.synth.base import RenderSettings
@@ -137,7 +138,25 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
         path = parts / f"{method}_{start:06d}.npz"
         np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes)
         path.with_suffix(".tmp.npz").replace(path)  # a block exists whole or not at all
+    _write_latent_quality(out, models, pairs, config)
     return _assemble(out, pairs, methods, render, transform, config)
+
+
+def _write_latent_quality(out: Path, models: dict, pairs: pd.DataFrame, config: EvaluationConfig) -> None:
+    """``latent.json``: per model, how its latent means of the pairs' presets encode the attributes it
+    regularised (:func:`spinvae.evaluation.latent.latent_quality`), with the dataset's attribute values."""
+    table = pd.read_parquet(Path(config.data) / PRESETS).set_index("uid")
+    uids = [u for pair in zip(pairs["start_uid"], pairs["end_uid"]) for u in pair]
+    values = np.stack([v for pair in zip(pairs["start"], pairs["end"]) for v in pair])
+    quality = {}
+    for name, module in models.items():
+        names = [a for a in module.attribute_names if f"attr_{a}" in table.columns]
+        if not names:
+            continue
+        mu = encode_presets(module, values, config.workers).float().cpu().numpy()
+        attributes = table.loc[uids, [f"attr_{a}" for a in names]].to_numpy(dtype=np.float64)
+        quality[name] = latent_quality(mu, attributes, names, module.loss_config.chunk)
+    (out / "latent.json").write_text(json.dumps(quality, indent=2))
 
 
 def _assemble(out: Path, pairs: pd.DataFrame, methods: list[str], render: RenderSettings,

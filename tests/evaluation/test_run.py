@@ -47,6 +47,10 @@ def test_evaluation_outputs_and_reference_ends(tmp_path, tiny_dataset, tiny_chec
     assert 0 <= summary["endpoints"]["tiny"]["categorical_accuracy"] <= 1
     report = (out / "report.md").read_text()
     assert "| tiny " in report and f"/ {len(attributes)}" in report
+    latent = summary["latent"]["tiny"]
+    assert set(latent) == set(attributes) | {"mean"}
+    assert -1 <= latent["mean"]["spearman"] <= 1 and 0 <= latent["mean"]["interpretability"] <= 1
+    assert "## Latent space" in report
 
 
 def test_an_interrupted_evaluation_resumes_with_the_same_results(tmp_path, tiny_dataset):
