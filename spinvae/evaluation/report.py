@@ -1,4 +1,4 @@
-"""From trajectories to the evaluation's results: metrics.csv, summary.json and report.md."""
+"""From trajectories to the evaluation's results: metrics.csv, summary.json, report.md and report.html."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spinvae.evaluation.html import write_html_report
 from spinvae.evaluation.metrics import result_table, sequence_metrics, summarize
 from spinvae.evaluation.run import REFERENCE
 
@@ -71,7 +72,9 @@ def write_results(out: str | Path) -> dict[str, Any]:
     latent = out / "latent.json"
     summary["latent"] = json.loads(latent.read_text()) if latent.exists() else {}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    (out / "report.md").write_text(_markdown(info, pd.concat(tables, ignore_index=True), summary))
+    table = pd.concat(tables, ignore_index=True)
+    (out / "report.md").write_text(_markdown(info, table, summary))
+    write_html_report(out, summary, table)
     return summary
 
 

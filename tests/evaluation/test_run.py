@@ -51,6 +51,11 @@ def test_evaluation_outputs_and_reference_ends(tmp_path, tiny_dataset, tiny_chec
     assert set(latent) == set(attributes) | {"mean"}
     assert -1 <= latent["mean"]["spearman"] <= 1 and 0 <= latent["mean"]["interpretability"] <= 1
     assert "## Latent space" in report
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<table" in page and "tiny" in page
+    assert page.count("data:image/png;base64,") == 1 + 3 * 2  # trajectories + a strip per method and example
+    assert page.count("<audio") == 3 * 2 * 9 and page.count("data:audio/wav;base64,") == 3 * 2 * 9
+    assert "http://" not in page and "https://" not in page and "<script" not in page  # opens from disk
 
 
 def test_an_interrupted_evaluation_resumes_with_the_same_results(tmp_path, tiny_dataset):
