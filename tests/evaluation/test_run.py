@@ -80,3 +80,16 @@ def test_cli_needs_a_checkpoint_or_the_reference_method(tmp_path, tiny_dataset, 
     assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(tmp_path / "r"), "--method", "reference",
                  "--max-pairs", "2", "--progress", "false"]) == 0
     assert "reference only" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_several_notes_give_one_block_of_results_per_note(tmp_path, tiny_dataset):
+    out = tmp_path / "eval"
+    config = EvaluationConfig(data=str(tiny_dataset), out=str(out), max_pairs=3, notes=((56, 75), (48, 110)))
+    run_evaluation(config, progress=False)
+    summary = write_results(out)
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert trajectories["note"].value_counts().to_dict() == {"56:75": 3 * 9, "48:110": 3 * 9}
+    assert set(summary["notes"]) == {"56:75", "48:110"}
+    low = trajectories[trajectories["note"] == "48:110"].drop(columns="note").reset_index(drop=True)
+    high = trajectories[trajectories["note"] == "56:75"].drop(columns="note").reset_index(drop=True)
+    assert not np.allclose(low.iloc[:, 3:].to_numpy(), high.iloc[:, 3:].to_numpy())  # other notes, other sounds
