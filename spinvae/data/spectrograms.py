@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,19 +43,23 @@ class SoundAnalysis:
     feature_reasons: np.ndarray | None = None
 
 
-def _keep_freed_memory() -> None:
-    """Tell glibc's allocator to keep freed memory in this (feature worker) process.
+def _init_feature_worker(parent: int) -> None:
+    """Set up a feature worker process (Linux glibc; nothing happens elsewhere).
 
-    The features allocate and free tens of MB of temporaries per batch; by default glibc hands
-    them back to the system and faults them in again, which costs about a quarter of the feature
-    time (measured in docs/features_audio_commons.md, "Speed"). Only the pool's own processes are
-    tuned; nothing happens where glibc is absent.
+    - It dies with its parent: a killed build must not leave workers behind, holding its output
+      pipes open and computing for nobody.
+    - glibc keeps freed memory: the features allocate and free tens of MB of temporaries per batch,
+      which glibc would hand back to the system and fault in again, about a quarter of the feature
+      time (docs/features_audio_commons.md, "Speed").
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    pr_set_pdeathsig, m_trim_threshold, m_mmap_threshold = 1, -1, -3
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
     libc.mallopt(m_mmap_threshold, 512 * 2**20)
     libc.mallopt(m_trim_threshold, 1024 * 2**20)
 
@@ -62,7 +68,7 @@ def _keep_freed_memory() -> None:
 def _feature_pool(workers: int) -> ProcessPoolExecutor:
     # spawn, not fork: the parent has OpenMP and synth threads, which fork would leave half-copied
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_keep_freed_memory)
+                               initializer=_init_feature_worker, initargs=(os.getpid(),))
 
 
 def _features_of(audio: np.ndarray, sample_rate: int, ac_backend: str) -> tuple[np.ndarray, list[str]]:
