@@ -67,8 +67,7 @@ def model_path(module: SpinVAEModule, start: np.ndarray, end: np.ndarray, steps:
 
     Both ends are the model's reconstructions of the two presets, as in the reference protocol.
     """
-    mu = encode_presets(module, np.stack([start, end]), workers)
-    return decode_latents(module, latent_path(mu[0], mu[1], steps, method))
+    return model_paths(module, start[None], end[None], steps, method, workers)[0]
 
 
 def model_paths(module: SpinVAEModule, starts: np.ndarray, ends: np.ndarray, steps: int,
