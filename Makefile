@@ -12,13 +12,15 @@ install:
 	$(PIP) install --quiet "$(TORCH)" -e .
 
 # the tests validate the native Audio Commons features against the original package (an oracle),
-# and train with Weights & Biases offline
+# train with Weights & Biases offline, and run sweep workers on a PostgreSQL study
 install-test:
-	$(PIP) install --quiet "$(TORCH)" -e ".[test,timbral,wandb]"
+	$(PIP) install --quiet "$(TORCH)" -e ".[test,timbral,wandb,postgres]"
 	$(PIP) install --quiet --no-deps timbral_models==0.4.0
 
+# the main job: build a dataset, train the cpu model, evaluate interpolation, write the HTML report and
+# a morph bank (spinvae quickstart); `make run SYX=my_cartridges/` on your own .syx files
 run: install
-	spinvae data build --config datasets/default.yaml
+	spinvae quickstart $(if $(SYX),--syx $(SYX))
 
 test: install-test
 	$(PYTHON) -m pytest

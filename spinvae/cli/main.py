@@ -9,8 +9,12 @@
   of models against parameter interpolation.
 - ``spinvae interpolate --ckpt CKPT --start A --end B --out DIR``: one morph as a bank, WAVs, a picture;
   ``spinvae edit --ckpt CKPT --preset A --attribute NAME --out DIR``: a timbre knob.
+- ``spinvae quickstart [--syx DIR]``: the main job (dataset, training, evaluation, report, morph bank).
 - ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
   (LightningCLI, :mod:`spinvae.cli.train`).
+- ``spinvae sweep --config experiments/sweeps/<name>.yaml``: a hyper-parameter sweep (Optuna; resumable,
+  several workers per study); ``spinvae sweep-report --study-name NAME --out DIR``: its trials, plots and
+  best config (:mod:`spinvae.sweeps`, ``docs/sweeps.md``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import sys
 from typing import Literal
 
 from jsonargparse import ActionConfigFile, ArgumentParser
+
+from spinvae.sweeps.cli import SWEEP_COMMANDS, add_sweep_subcommands, run_sweep_command
 
 
 def _data_build_parser() -> ArgumentParser:
@@ -125,6 +131,22 @@ def build_parser() -> ArgumentParser:
     edit.add_argument("--out", type=str, required=True, help="output folder")
     edit.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
     commands.add_subcommand("edit", edit, help="move a preset along one attribute's latent chunk")
+    quickstart = ArgumentParser(description="The main job: build a dataset, train the cpu model on it, evaluate "
+                                            "interpolation on its test split, write the HTML report and a morph bank.")
+    quickstart.add_argument("--syx", type=str, nargs="+", default=[],
+                            help="your own .syx files or folders instead of the procedural presets")
+    quickstart.add_argument("--name", type=str, default=None,
+                            help="names the dataset, run and report folders (default: quickstart, or syx with --syx)")
+    quickstart.add_argument("--presets", type=int, default=None, help="procedural presets (default: the recipe's)")
+    quickstart.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
+    quickstart.add_argument("--max-pairs", type=int, default=None, help="evaluate the first N test pairs only")
+    quickstart.add_argument("--data-config", type=str, default="datasets/quickstart.yaml", help="dataset recipe")
+    quickstart.add_argument("--train-config", type=str, default="experiments/quickstart.yaml", help="training config")
+    quickstart.add_argument("--runs", type=str, default="experiments/runs", help="where training runs go")
+    quickstart.add_argument("--reports", type=str, default="evaluation/reports", help="where reports go")
+    quickstart.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
+    commands.add_subcommand("quickstart", quickstart, help="the main job: presets in, model and report out")
+    add_sweep_subcommands(commands)
     return parser
 
 
@@ -139,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = build_parser().parse_args(argv)
     try:
-        if args.subcommand == "data":
+        if args.subcommand in SWEEP_COMMANDS:
+            run_sweep_command(args)
+        elif args.subcommand == "data":
             sub = args.data
             if sub.subcommand == "build":
                 commands.data_build(sub.build)
@@ -155,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             commands.interpolate(args.interpolate)
         elif args.subcommand == "edit":
             commands.edit(args.edit)
+        elif args.subcommand == "quickstart":
+            from spinvae.cli.quickstart import quickstart
+
+            quickstart(args.quickstart)
     except commands.UserError as err:
         print(f"spinvae: error: {err}", file=sys.stderr)
         return 2

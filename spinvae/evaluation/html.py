@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from spinvae.audio.mel import MelSettings
 from spinvae.data.datamodule import read_manifest
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.evaluation.run import REFERENCE
+from spinvae.interpolation.export import spectrogram_strip_figure
 from spinvae.presets.dx7 import DX7_SCHEMA
 from spinvae.synth.base import RenderSettings
 from spinvae.synth.render import render_presets
@@ -42,9 +42,6 @@ audio { width: 130px; }
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -57,13 +54,10 @@ def _wav(audio: np.ndarray, sample_rate: int) -> str:
 
 
 def _trajectory_figure(trajectories: pd.DataFrame, sequences: list[int], features: list[str], note: str) -> str:
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend stays as it is
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(sequences), len(features), figsize=(2.3 * len(features), 1.9 * len(sequences)),
-                             squeeze=False, sharex=True)
+    fig = Figure(figsize=(2.3 * len(features), 1.9 * len(sequences)))
+    axes = fig.subplots(len(sequences), len(features), squeeze=False, sharex=True)
     for i, sequence in enumerate(sequences):
         rows = trajectories[(trajectories["sequence"] == sequence) & (trajectories["note"] == note)]
         for j, feature in enumerate(features):
@@ -77,24 +71,6 @@ def _trajectory_figure(trajectories: pd.DataFrame, sequences: list[int], feature
                 ax.set_ylabel(f"sequence {sequence}", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _strip_figure(db: np.ndarray, label: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(db), figsize=(1.3 * len(db), 1.6), squeeze=False)
-    top = float(db.max())
-    for i, ax in enumerate(axes[0]):
-        ax.imshow(db[i], origin="lower", aspect="auto", vmin=top - 80.0, vmax=top, cmap="magma")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlabel(str(i + 1), fontsize=8)
-    fig.suptitle(label, fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -154,7 +130,7 @@ def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFr
             full = DX7_SCHEMA.from_learnable(values)
             audio = render_presets(full, render, workers=2)[:, 0]
             db = analyse_presets(full, render, mel, workers=2).db[:, 0]
-            parts.append(f"<img alt='{html.escape(method)}' src='{_strip_figure(db, method)}'>")
+            parts.append(f"<img alt='{html.escape(method)}' src='{_png(spectrogram_strip_figure(db, method))}'>")
             parts.append("<div class='steps'>" + "".join(
                 f"<figure><audio controls preload='none' src='{_wav(clip, render.sample_rate)}'></audio>"
                 f"<figcaption>{html.escape(method)} {i + 1}</figcaption></figure>" for i, clip in enumerate(audio))

@@ -29,25 +29,39 @@ def _discretise(x: np.ndarray, bins: int) -> np.ndarray:
 
 
 def interpretability(mu: np.ndarray, attributes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best single-coordinate R^2 (A,) and that coordinate (A,) int for each attribute."""
+    """Best single-coordinate R^2 (A,) and that coordinate (A,) int for each attribute.
+
+    The R^2 of a one-dimensional least-squares fit is the squared Pearson correlation, so the best
+    coordinate is found from all correlations at once; its regression is then fitted for the R^2.
+    """
     r2 = np.empty(attributes.shape[1])
-    best = np.empty(attributes.shape[1], dtype=np.int64)
-    for a in range(attributes.shape[1]):
-        scores = [LinearRegression().fit(mu[:, [d]], attributes[:, a]).score(mu[:, [d]], attributes[:, a])
-                  for d in range(mu.shape[1])]
-        best[a] = int(np.argmax(scores))
-        r2[a] = scores[best[a]]
+    best = np.argmax(np.nan_to_num(_correlations(mu, attributes) ** 2), axis=0)
+    for a, d in enumerate(best):
+        r2[a] = LinearRegression().fit(mu[:, [d]], attributes[:, a]).score(mu[:, [d]], attributes[:, a])
     return r2, best
+
+
+def _correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlations (kx, ky) between the columns of x (N, kx) and y (N, ky); NaN for a constant column."""
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x.T @ y) / np.outer(np.linalg.norm(x, axis=0), np.linalg.norm(y, axis=0))
 
 
 def mutual_information_gap(mu: np.ndarray, attributes: np.ndarray, bins: int = 20) -> np.ndarray:
     """MIG (A,) of each attribute over the latent coordinates."""
     z = _discretise(mu, bins)
     v = _discretise(attributes, bins)
+    n_dims = z.shape[1]
+    offsets = np.arange(n_dims) * bins * bins
     gaps = np.empty(attributes.shape[1])
     for a in range(attributes.shape[1]):
+        # every coordinate's contingency table with the attribute in one count
+        tables = np.bincount((v[:, [a]] * bins + z + offsets).ravel(), minlength=n_dims * bins * bins)
+        tables = tables.reshape(n_dims, bins, bins)
+        information = np.sort([mutual_info_score(None, None, contingency=t) for t in tables])[::-1]
         entropy = mutual_info_score(v[:, a], v[:, a])
-        information = np.sort([mutual_info_score(v[:, a], z[:, d]) for d in range(z.shape[1])])[::-1]
         gaps[a] = (information[0] - information[1]) / entropy if entropy > 0 else np.nan
     return gaps
 

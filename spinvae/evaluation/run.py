@@ -49,6 +49,8 @@ class EvaluationConfig:
         categorical: the reference's rule for categorical parameters.
         block: pairs per saved block (the unit of resumption).
         workers: rendering and featurising processes.
+        latent_report: write ``latent.json`` (how each model's latent means encode the attributes; its
+            regressions take a while with many attributes, and a quick evaluation may skip them).
     """
 
     data: str
@@ -62,6 +64,7 @@ class EvaluationConfig:
     categorical: CategoricalRule = "normalised"
     block: int = 32
     workers: int = 2
+    latent_report: bool = True
 
 
 def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None) -> pd.DataFrame:
@@ -138,7 +141,8 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
         path = parts / f"{method}_{start:06d}.npz"
         np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes)
         path.with_suffix(".tmp.npz").replace(path)  # a block exists whole or not at all
-    _write_latent_quality(out, models, pairs, config)
+    if config.latent_report:
+        _write_latent_quality(out, models, pairs, config)
     return _assemble(out, pairs, methods, render, transform, config)
 
 

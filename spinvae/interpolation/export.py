@@ -54,16 +54,17 @@ def write_sequence(out: str | Path, values: np.ndarray, render: RenderSettings =
     return files
 
 
-def plot_spectrogram_strip(db: np.ndarray, path: str | Path, title: str = "", range_db: float = 80.0) -> None:
-    """Save the dB mel-spectrograms (T, n_mels, n_frames) side by side as a PNG, step numbers below;
-    colours span the ``range_db`` below the loudest bin of the whole strip."""
-    import matplotlib
+def spectrogram_strip_figure(db: np.ndarray, title: str = "", range_db: float = 80.0):
+    """A matplotlib figure of the dB mel-spectrograms (T, n_mels, n_frames) side by side, step
+    numbers below; colours span the ``range_db`` below the loudest bin of the whole strip.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figure is made without pyplot, so it never changes the backend of a running notebook.
+    """
+    from matplotlib.figure import Figure
 
     steps = len(db)
-    fig, axes = plt.subplots(1, steps, figsize=(1.4 * steps, 2.2), sharey=True, squeeze=False)
+    fig = Figure(figsize=(1.4 * steps, 2.2))
+    axes = fig.subplots(1, steps, sharey=True, squeeze=False)
     top = float(db.max())
     for i, ax in enumerate(axes[0]):
         ax.imshow(db[i], origin="lower", aspect="auto", vmin=top - range_db, vmax=top, cmap="magma")
@@ -73,5 +74,9 @@ def plot_spectrogram_strip(db: np.ndarray, path: str | Path, title: str = "", ra
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_spectrogram_strip(db: np.ndarray, path: str | Path, title: str = "", range_db: float = 80.0) -> None:
+    """Save :func:`spectrogram_strip_figure` as a PNG."""
+    spectrogram_strip_figure(db, title, range_db).savefig(path, dpi=100)

@@ -126,6 +126,8 @@ class SpinVAEModule(L.LightningModule):
             return
         mu, attributes = (np.concatenate(self._validation[k]) for k in ("mu", "attributes"))
         self._validation = {}
+        if self.trainer.world_size > 1:  # a rank holds its share of the split: rank by rank it would be noise
+            mu, attributes = (self.all_gather(torch.from_numpy(a)).flatten(0, 1).cpu().numpy() for a in (mu, attributes))
         rho = attribute_spearman(mu, attributes, self.loss_config.chunk)
         self.log(f"{stage}/spearman_mean", float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan"))
         self.log_dict({f"{stage}/spearman/{name}": float(r) for name, r in zip(self.attribute_names, rho)})

@@ -1,0 +1,87 @@
+"""``spinvae quickstart``: the main job, presets in, a trained model and an interpolation report out.
+
+1. build ``datasets/<name>`` from ``datasets/quickstart.yaml`` (spinvae's procedural presets), or
+   from the user's cartridges with ``--syx DIR``;
+2. train ``experiments/quickstart.yaml`` on it (``experiments/runs/<name>/run/``);
+3. evaluate interpolation on the test split against parameter interpolation
+   (``evaluation/reports/<name>/report.html``);
+4. write one morph between the first two test presets as a DX7 bank with its WAVs and picture
+   (``evaluation/reports/<name>/interpolation/interpolation.syx``).
+
+Every step resumes what an interrupted run left: the build by chunks, the training from its last
+checkpoint, the evaluation by blocks of pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from spinvae.cli.commands import UserError, data_build
+from spinvae.data.build import PRESETS
+
+
+def quickstart(args: Any) -> dict[str, Path]:
+    """Run the main job; returns the paths it wrote (also printed)."""
+    from spinvae.cli.main import _data_build_parser
+    from spinvae.cli.train import run_training_cli
+    from spinvae.evaluation.report import write_results
+    from spinvae.evaluation.run import EvaluationConfig, run_evaluation
+    from spinvae.interpolation.export import write_sequence
+    from spinvae.interpolation.model import load_model, model_path, render_settings
+    from spinvae.presets.dx7 import DX7_SCHEMA
+
+    for recipe in (args.data_config, args.train_config):
+        if not Path(recipe).is_file():
+            raise UserError(f"{recipe}: no such recipe (run from the root of a spinvae checkout, or give its path)")
+    name = args.name or ("syx" if args.syx else "quickstart")
+    data, run, report = Path("datasets") / name, Path(args.runs) / name, Path(args.reports) / name
+    started = time.perf_counter()
+
+    _step(1, f"dataset {data}")
+    build = ["--config", args.data_config, "--out", str(data), "--workers", str(args.workers)]
+    if args.syx:
+        build += ["--procedural", "0", "--syx", *args.syx]
+    elif args.presets is not None:
+        build += ["--procedural", str(args.presets)]
+    data_build(_data_build_parser().parse_args(build))
+
+    _step(2, f"training {args.train_config} -> {run}")
+    last = run / "run" / "checkpoints" / "last.ckpt"
+    fit = ["fit", "--config", args.train_config, "--data.data_dir", str(data),
+           "--trainer.logger.init_args.save_dir", str(run.parent), "--trainer.logger.init_args.name", name]
+    if args.epochs is not None:
+        fit += ["--trainer.max_epochs", str(args.epochs)]
+    if last.exists():  # an interrupted run goes on; a finished one returns at once
+        fit += ["--ckpt_path", str(last)]
+    run_training_cli(fit)
+
+    _step(3, f"interpolation evaluation on the test split -> {report}")
+    config = EvaluationConfig(data=str(data), out=str(report), split="test", checkpoints={"model": str(last)},
+                              max_pairs=args.max_pairs, workers=args.workers)
+    run_evaluation(config, progress=True)
+    write_results(report)
+
+    _step(4, "one morph as a DX7 bank")
+    module = load_model(last)
+    test = pd.read_parquet(data / PRESETS).query("split == 'test'").head(2)
+    values = test[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype="uint8")
+    render, mel = render_settings(module)
+    uids = test["uid"].tolist()
+    files = write_sequence(report / "interpolation", model_path(module, values[0], values[1], 9), render, mel,
+                           title=f"model: {uids[0]} -> {uids[1]}")
+
+    paths = {"dataset": data, "checkpoint": last, "report": report / "report.html",
+             "summary": report / "summary.json", "bank": files[0], "spectrograms": files[-1]}
+    print((report / "report.md").read_text())
+    print(f"\nquickstart finished in {(time.perf_counter() - started) / 60:.1f} min")
+    for label, path in paths.items():
+        print(f"  {label:>12}: {path}")
+    return paths
+
+
+def _step(number: int, what: str) -> None:
+    print(f"\n[{number}/4] {what}", flush=True)

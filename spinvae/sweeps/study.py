@@ -1,0 +1,144 @@
+"""The study: its storage, resumption, and the loop of one worker.
+
+A study lives in an Optuna RDB storage (SQLite by default; PostgreSQL for workers on several
+machines), so a sweep resumes where it stopped and several ``spinvae sweep`` workers can share it.
+
+- **Target**: ``n_trials`` is the study's total of *counted* trials: COMPLETE, PRUNED, and FAILED
+  trials that failed by themselves (they carry a ``fail_reason``). A worker starts a trial only
+  while counted + running trials are below the target, so workers together stop at exactly
+  ``n_trials``; when the rest are running elsewhere it waits for them (it takes over when one dies).
+- **Dead workers**: every running trial records a heartbeat; a RUNNING trial whose heartbeat is
+  older than the grace period is marked FAIL (no ``fail_reason``, not counted) by the next worker
+  that looks, and retried once with the same values (Optuna's heartbeat + retry callback). A
+  worker stopped by Ctrl-C marks its trial FAIL the same way, uncounted (not retried).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from spinvae.sweeps.config import SweepConfig, quiet_experimental
+from spinvae.sweeps.space import SweepConfigError
+from spinvae.sweeps.trial import FAIL_REASON_ATTR, SweepObjective, check_training_keys, free_memory
+
+try:  # optuna >= 4.9 names the retry callback and its RDBStorage argument after heartbeats
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as _RetryStaleTrial
+
+    _RETRY_ARGUMENT = "heartbeat_stale_trial_callback"
+except ImportError:  # pragma: no cover - optuna 4.0 to 4.8
+    from optuna.storages import RetryFailedTrialCallback as _RetryStaleTrial
+
+    _RETRY_ARGUMENT = "failed_trial_callback"
+
+SWEEP_ATTR = "sweep"  # study user attribute: the sweep YAML that created the study
+_SCHEMA_ATTEMPTS = 5
+
+
+def default_storage(study_name: str) -> str:
+    """Where a study lives when no ``--storage`` is given: a SQLite file under experiments/runs/sweeps/."""
+    return f"sqlite:///experiments/runs/sweeps/{study_name}.db"
+
+
+def make_storage(url: str, heartbeat_interval: int | None = None,
+                 grace_period: int | None = None) -> optuna.storages.RDBStorage:
+    """An RDB storage for ``url`` (a SQLite file's folder is created); with a heartbeat, stale
+    trials are failed and retried once."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # long trials leave connections idle: check them before use (a server may have dropped them)
+    engine = {} if parsed.get_backend_name() == "sqlite" else {"pool_pre_ping": True}
+    with quiet_experimental():
+        heartbeat = {}
+        if heartbeat_interval is not None:
+            heartbeat = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period,
+                         _RETRY_ARGUMENT: _RetryStaleTrial(max_retry=1)}
+        for attempt in range(_SCHEMA_ATTEMPTS):
+            try:
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, **heartbeat)
+            except (IntegrityError, ProgrammingError):
+                # workers started together on an empty database all create Optuna's tables; the
+                # losers of that race find them made when they try again
+                if attempt == _SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 + random.random())
+
+
+def open_study(sweep: SweepConfig, storage: str, study_name: str, seed: int | None = None) -> optuna.Study:
+    """Create the study, or load it if it exists; its objectives must be the sweep's."""
+    study = optuna.create_study(
+        storage=make_storage(storage, sweep.heartbeat_interval, sweep.grace_period), study_name=study_name,
+        directions=sweep.directions, sampler=sweep.make_sampler(seed), pruner=sweep.make_pruner(), load_if_exists=True,
+    )
+    directions = [d.name.lower() for d in study.directions]
+    names = study.metric_names
+    if directions != sweep.directions or (names is not None and names != sweep.metric_names):
+        raise SweepConfigError(
+            f"{sweep.source}: objectives: study {study_name!r} already exists with objectives "
+            f"{list(zip(names or ['?'] * len(directions), directions))}; use another --study-name")
+    if names is None:
+        with quiet_experimental():
+            study.set_metric_names(sweep.metric_names)
+    if SWEEP_ATTR not in study.user_attrs:
+        study.set_user_attr(SWEEP_ATTR, sweep.text)
+    return study
+
+
+def is_counted(trial: FrozenTrial) -> bool:
+    """Whether a trial counts toward the study's target (see the module docstring)."""
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and FAIL_REASON_ATTR in trial.user_attrs)
+
+
+def run_sweep(sweep: SweepConfig, storage: str, study_name: str, n_trials: int, seed: int | None = None,
+              log: Callable[[str], None] = print) -> optuna.Study:
+    """Run trials until the study has ``n_trials`` counted trials (this worker's and others')."""
+    check_training_keys(sweep)
+    study = open_study(sweep, storage, study_name, seed)
+    objective = SweepObjective(sweep, sweep.study_dir(study_name))
+    poll = min(sweep.heartbeat_interval, 10)
+    waiting = False
+    while True:
+        with quiet_experimental():
+            optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        counted = sum(map(is_counted, trials))
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        if counted >= n_trials:
+            break
+        if counted + running >= n_trials:
+            if not waiting:
+                log(f"study {study_name}: {counted} of {n_trials} trials done, {running} running elsewhere: "
+                    f"waiting (a trial whose worker stopped is retried {sweep.grace_period} s after its last "
+                    "heartbeat)")
+            waiting = True
+            time.sleep(poll)
+            continue
+        waiting = False
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+        free_memory()
+    log(summary_line(study, n_trials))
+    return study
+
+
+def summary_line(study: optuna.Study, n_trials: int) -> str:
+    """``study NAME: 12 of 12 trials done (10 complete, 1 pruned, 1 failed); best ...``."""
+    trials = study.get_trials(deepcopy=False)
+    states = {state: sum(t.state == state for t in trials) for state in (TrialState.COMPLETE, TrialState.PRUNED)}
+    failed = sum(t.state == TrialState.FAIL and is_counted(t) for t in trials)
+    line = (f"study {study.study_name}: {sum(map(is_counted, trials))} of {n_trials} trials done "
+            f"({states[TrialState.COMPLETE]} complete, {states[TrialState.PRUNED]} pruned, {failed} failed)")
+    if states[TrialState.COMPLETE] and len(study.directions) == 1:
+        best = study.best_trial
+        name = study.metric_names[0] if study.metric_names else "value"
+        line += f"; best: trial {best.number}, {name} = {best.value:.6g}"
+    return line
