@@ -94,8 +94,8 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--data", type=str, required=True, help="dataset folder")
     evaluate.add_argument("--split", type=Literal["train", "valid", "test"], default="test", help="which split's pairs")
     evaluate.add_argument("--out", type=str, required=True, help="output folder (resumes what it holds)")
-    evaluate.add_argument("--ckpt", type=str, nargs="+", default=[],
-                          help="model checkpoints, PATH or NAME=PATH (repeat to compare models)")
+    evaluate.add_argument("--ckpt", type=str, action="append", default=[],
+                          help="a model checkpoint, PATH or NAME=PATH; repeat the option to compare models")
     evaluate.add_argument("--method", type=Literal["model", "reference"], default="model",
                           help="reference: parameter interpolation alone, no checkpoint")
     evaluate.add_argument("--steps", type=int, default=9, help="steps per sequence, both ends included")

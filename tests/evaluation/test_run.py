@@ -93,3 +93,15 @@ def test_several_notes_give_one_block_of_results_per_note(tmp_path, tiny_dataset
     low = trajectories[trajectories["note"] == "48:110"].drop(columns="note").reset_index(drop=True)
     high = trajectories[trajectories["note"] == "56:75"].drop(columns="note").reset_index(drop=True)
     assert not np.allclose(low.iloc[:, 3:].to_numpy(), high.iloc[:, 3:].to_numpy())  # other notes, other sounds
+
+
+def test_cli_compares_models_given_by_repeated_ckpt_options(tmp_path, tiny_dataset, tiny_checkpoint):
+    out = tmp_path / "ablation"
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--max-pairs", "1", "--steps", "3",
+                 "--ckpt", f"first={tiny_checkpoint}", "--ckpt", f"second={tiny_checkpoint}", "--progress", "false"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["notes"]["56:75"]) == {"reference", "first", "second"}
+    # one checkpoint under two names: the same sequences
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    by_method = {m: g.drop(columns="method").reset_index(drop=True) for m, g in trajectories.groupby("method")}
+    pd.testing.assert_frame_equal(by_method["first"], by_method["second"])
