@@ -47,8 +47,10 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
     return errors
 
 
-def write_results(out: str | Path) -> dict[str, Any]:
-    """Write ``metrics.csv``, ``summary.json`` and ``report.md`` from ``OUT/trajectories.csv``.
+def write_results(out: str | Path, html: bool = True) -> dict[str, Any]:
+    """Write ``metrics.csv``, ``summary.json``, ``report.md`` and (with ``html``) ``report.html``
+    from ``OUT/trajectories.csv``; the HTML renders example sequences again, which a sweep trial
+    that only needs the scores can skip.
 
     With several (note, velocity) pairs, the summary has one entry per note (``"56:75"`` ...)
     and the table one block per note.
@@ -74,7 +76,8 @@ def write_results(out: str | Path) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     table = pd.concat(tables, ignore_index=True)
     (out / "report.md").write_text(_markdown(info, table, summary))
-    write_html_report(out, summary, table)
+    if html:
+        write_html_report(out, summary, table)
     return summary
 
 

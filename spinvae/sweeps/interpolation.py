@@ -86,4 +86,4 @@ def interpolation_scores(checkpoint: str, data_dir: str, transform: dict[str, An
         for block in (cached_reference(config, reference_cache) / "parts").glob(f"{REFERENCE}_*.npz"):
             shutil.copyfile(block, parts / block.name)
     run_evaluation(config, progress=False)
-    return scores_from_summary(write_results(out))
+    return scores_from_summary(write_results(out, html=False))
