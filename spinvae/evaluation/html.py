@@ -39,6 +39,16 @@ audio { width: 130px; }
 """
 
 
+ENDS_NOTE = (
+    "Categorical accuracy and numerical error (steps) of the decoded ends against the two presets; feature "
+    "error: mean absolute error of their normalised attributes. The last two columns split the non-linearity "
+    "(median change % against the reference, as in the table above): `ends_only` is what a perfectly straight "
+    "path between the model's own ends would score, `own_line` how straight the model's path is against its "
+    "own ends. A model that loses on non-linearity only through `ends_only` needs better reconstruction, "
+    "not a straighter latent path."
+)
+
+
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
@@ -114,7 +124,8 @@ def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFr
         _table(table) if len(table) else "<p>(reference only)</p>",
     ]
     if summary.get("endpoints"):
-        parts += ["<h2>Sequence ends</h2>", _table(pd.DataFrame(summary["endpoints"]).T, index=True)]
+        parts += ["<h2>Sequence ends</h2>", f"<p>{html.escape(ENDS_NOTE)}</p>",
+                  _table(pd.DataFrame(summary["endpoints"]).T, index=True)]
     if summary.get("latent"):
         parts += ["<h2>Latent space</h2>",
                   _table(pd.DataFrame({k: v["mean"] for k, v in summary["latent"].items()}).T, index=True)]

@@ -63,6 +63,26 @@ def nonlinearity(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean((values - line) ** 2, axis=-2))
 
 
+def nonlinearity_decomposition(values: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
+    """Split a method's non-linearity into what its ends cause and what its path's shape adds.
+
+    values, reference (..., T, F) -> two arrays (..., F):
+
+    * ``ends_only``: the non-linearity (against the reference's line, as in :func:`nonlinearity`)
+      of the straight line between ``values``' own first and last steps: what the method would
+      score with the ends it has and a perfectly straight path;
+    * ``own_line``: the non-linearity of ``values`` against the line between its own ends: how
+      straight the path is, whatever its ends.
+
+    For the reference itself ``ends_only`` is 0 and ``own_line`` its non-linearity. Neither is the protocol's metric; they
+    tell whether a model loses on reconstruction of the ends or on the path between them.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    u = np.linspace(0.0, 1.0, values.shape[-2])[:, None]
+    straight = values[..., :1, :] + u * (values[..., -1:, :] - values[..., :1, :])
+    return {"ends_only": nonlinearity(straight, reference), "own_line": nonlinearity(values, values)}
+
+
 def sequence_metrics(trajectories: pd.DataFrame, reference_method: str = "reference") -> pd.DataFrame:
     """Per-sequence metrics of a long trajectories table (the evaluation's trajectories.csv).
 

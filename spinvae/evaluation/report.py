@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spinvae.evaluation.html import write_html_report
-from spinvae.evaluation.metrics import result_table, sequence_metrics, summarize
+from spinvae.evaluation.html import ENDS_NOTE, write_html_report
+from spinvae.evaluation.metrics import (nonlinearity, nonlinearity_decomposition, result_table,
+                                        sequence_metrics, summarize)
 from spinvae.evaluation.run import REFERENCE
 
 
@@ -19,7 +20,13 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
 
     ``categorical_accuracy`` and ``numerical_error_steps`` of the decoded ends against the start and
     end presets; ``feature_error``: mean absolute difference of the normalised attributes at the
-    ends from the reference's (whose ends are the presets themselves).
+    ends from the reference's (whose ends are the presets themselves). Then the non-linearity
+    split of :func:`nonlinearity_decomposition`, each as the report's *median change %* against
+    the reference's non-linearity (per feature, change of the median over sequences; averaged
+    over features; every (sequence, note) counts as one sequence):
+    ``nonlinearity_ends_only_median_change_pct`` (a perfectly straight path between the model's
+    own ends) and ``nonlinearity_own_line_median_change_pct`` (the model's path against its own
+    ends' line).
     """
     from spinvae.presets.dx7 import DX7_SCHEMA
 
@@ -44,7 +51,26 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
             "numerical_error_steps": float(diff[..., ~DX7_SCHEMA.is_categorical].mean()),
             "feature_error": float(feature_error),
         }
+        values, ref_values = _aligned_sequences(mine, reference, attributes)
+        reference_median = np.nanmedian(nonlinearity(ref_values, ref_values), axis=0)
+        for part, per_sequence in nonlinearity_decomposition(values, ref_values).items():
+            change = 100.0 * (np.nanmedian(per_sequence, axis=0) - reference_median) / np.abs(reference_median)
+            change[~np.isfinite(change)] = np.nan
+            errors[method][f"nonlinearity_{part}_median_change_pct"] = float(np.nanmean(change))
     return errors
+
+
+def _aligned_sequences(method: pd.DataFrame, reference: pd.DataFrame,
+                       attributes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, T, A) trajectories of a method and of the reference on the (sequence, note) pairs both have."""
+    keys = ["sequence", "note"]
+    common = method[keys].drop_duplicates().merge(reference[keys].drop_duplicates(), on=keys)
+
+    def stack(table: pd.DataFrame) -> np.ndarray:
+        rows = common.merge(table, on=keys).sort_values([*keys, "step"], kind="stable")
+        return rows[attributes].to_numpy(dtype=np.float64).reshape(len(common), -1, len(attributes))
+
+    return stack(method), stack(reference)
 
 
 def write_results(out: str | Path, html: bool = True) -> dict[str, Any]:
@@ -98,7 +124,7 @@ def _markdown(info: dict[str, Any], table: pd.DataFrame, summary: dict[str, Any]
         "",
     ]
     if summary["endpoints"]:
-        lines += ["## Sequence ends (reconstruction of the two presets)", "",
+        lines += ["## Sequence ends (reconstruction of the two presets)", "", ENDS_NOTE, "",
                   pd.DataFrame(summary["endpoints"]).T.to_markdown(floatfmt=".3f"), ""]
     if summary["latent"]:
         means = {name: quality["mean"] for name, quality in summary["latent"].items()}

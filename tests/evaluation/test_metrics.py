@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spinvae.evaluation.metrics import nonlinearity, result_table, sequence_metrics, smoothness, summarize
+from spinvae.evaluation.metrics import (nonlinearity, nonlinearity_decomposition, result_table, sequence_metrics,
+                                        smoothness, summarize)
 
 T = 9
 U = np.linspace(0.0, 1.0, T)
@@ -42,6 +43,24 @@ def test_nonlinearity_uses_reference_endpoints():
     bent[0] = 0.0
     expected = math.sqrt(sum((1.0 - u) ** 2 for u in U[1:]) / T)
     assert nonlinearity(bent[:, None], reference[:, :1])[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_nonlinearity_decomposition_separates_the_ends_from_the_path():
+    reference = (U**2)[:, None]  # bent, line u from (0, 0) to (1, 1)
+    # A model whose ends are 0.3 too high and whose path bends by a known bump in between.
+    bump = 0.5 * np.sin(np.pi * U)
+    model = (U + 0.3 + bump)[:, None]
+    parts = nonlinearity_decomposition(model, reference)
+    # Ends only: the straight line between the model's ends is u + 0.3, 0.3 from the reference line.
+    np.testing.assert_allclose(parts["ends_only"], [0.3], rtol=1e-12)
+    # Own line: the bump alone.
+    assert parts["own_line"][0] == pytest.approx(math.sqrt(np.mean(bump**2)), rel=1e-12)
+    # The protocol's metric sees both (here they add up: the bump and the offset have the same sign).
+    assert nonlinearity(model, reference)[0] > parts["ends_only"][0] + 0.2
+    # For the reference itself: its ends are the line's, all its non-linearity is the path's.
+    own = nonlinearity_decomposition(reference, reference)
+    np.testing.assert_allclose(own["ends_only"], [0.0], atol=1e-12)
+    np.testing.assert_allclose(own["own_line"], nonlinearity(reference, reference), rtol=1e-12)
 
 
 def test_batch_shapes():

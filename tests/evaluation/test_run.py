@@ -47,6 +47,7 @@ def test_evaluation_outputs_and_reference_ends(tmp_path, tiny_dataset, tiny_chec
     assert 0 <= summary["endpoints"]["tiny"]["categorical_accuracy"] <= 1
     report = (out / "report.md").read_text()
     assert "| tiny " in report and f"/ {len(attributes)}" in report
+    assert "nonlinearity_ends_only_median_change_pct" in report.split("## Sequence ends")[1]
     latent = summary["latent"]["tiny"]
     assert set(latent) == set(attributes) | {"mean"}
     assert -1 <= latent["mean"]["spearman"] <= 1 and 0 <= latent["mean"]["interpretability"] <= 1
