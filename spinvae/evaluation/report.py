@@ -54,9 +54,11 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
         values, ref_values = _aligned_sequences(mine, reference, attributes)
         reference_median = np.nanmedian(nonlinearity(ref_values, ref_values), axis=0)
         for part, per_sequence in nonlinearity_decomposition(values, ref_values).items():
-            change = 100.0 * (np.nanmedian(per_sequence, axis=0) - reference_median) / np.abs(reference_median)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a reference that never bends: no change %
+                change = 100.0 * (np.nanmedian(per_sequence, axis=0) - reference_median) / np.abs(reference_median)
             change[~np.isfinite(change)] = np.nan
-            errors[method][f"nonlinearity_{part}_median_change_pct"] = float(np.nanmean(change))
+            # as in summarize: pandas' mean skips NaN features (NaN when all are)
+            errors[method][f"nonlinearity_{part}_median_change_pct"] = float(pd.Series(change).mean())
     return errors
 
 
