@@ -74,8 +74,9 @@ def nonlinearity_decomposition(values: np.ndarray, reference: np.ndarray) -> dic
     * ``own_line``: the non-linearity of ``values`` against the line between its own ends: how
       straight the path is, whatever its ends.
 
-    For the reference itself ``ends_only`` is 0 and ``own_line`` its non-linearity. Neither is the protocol's metric; they
-    tell whether a model loses on reconstruction of the ends or on the path between them.
+    For the reference itself ``ends_only`` is 0 and ``own_line`` its non-linearity. Neither is the
+    protocol's metric; they tell whether a model loses on reconstruction of the ends or on the path
+    between them.
     """
     values = np.asarray(values, dtype=np.float64)
     u = np.linspace(0.0, 1.0, values.shape[-2])[:, None]
@@ -167,6 +168,15 @@ def _feature_stats(values: np.ndarray) -> dict[str, float]:
     if finite.size == 0:
         return {"median": float("nan"), "mean": float("nan")}
     return {"median": float(np.median(finite)), "mean": float(np.mean(finite))}
+
+
+def median_change_pct(values: np.ndarray, reference: np.ndarray) -> float:
+    """The table's *median change %* of per-sequence values (n, F) against the reference's (m, F):
+    per feature, the change of the median over finite values, then the average over features
+    whose change is defined (NaN when none is)."""
+    changes = [_change_pct(_feature_stats(v)["median"], _feature_stats(r)["median"])
+               for v, r in zip(np.asarray(values, dtype=np.float64).T, np.asarray(reference, dtype=np.float64).T)]
+    return float(pd.Series(changes, dtype=float).mean())
 
 
 def summarize(metrics: pd.DataFrame, reference_method: str = "reference", alpha: float = 0.05) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from spinvae.evaluation.html import ENDS_NOTE, write_html_report
-from spinvae.evaluation.metrics import (nonlinearity, nonlinearity_decomposition, result_table,
-                                        sequence_metrics, summarize)
+from spinvae.evaluation.metrics import (median_change_pct, nonlinearity, nonlinearity_decomposition,
+                                        result_table, sequence_metrics, summarize)
 from spinvae.evaluation.run import REFERENCE
 
 
@@ -39,26 +39,16 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
             continue
         ends = presets[method][:, [0, -1]].astype(np.int64)
         diff = np.abs(ends - truth)
-        mine = trajectories[trajectories["method"] == method]
-        last = mine["step"].max()
-        keys = ["sequence", "note", "step"]
-        paired = mine[mine["step"].isin([0, last])].merge(
-            reference[reference["step"].isin([0, last])], on=keys, suffixes=("", "_ref"))
-        feature_error = np.nanmean(np.abs(paired[attributes].to_numpy() - paired[[f"{a}_ref" for a in attributes]]
-                                          .to_numpy()))
+        values, ref_values = _aligned_sequences(trajectories[trajectories["method"] == method], reference, attributes)
         errors[method] = {
             "categorical_accuracy": float((diff[..., DX7_SCHEMA.is_categorical] == 0).mean()),
             "numerical_error_steps": float(diff[..., ~DX7_SCHEMA.is_categorical].mean()),
-            "feature_error": float(feature_error),
+            "feature_error": float(np.nanmean(np.abs(values[:, [0, -1]] - ref_values[:, [0, -1]]))),
         }
-        values, ref_values = _aligned_sequences(mine, reference, attributes)
-        reference_median = np.nanmedian(nonlinearity(ref_values, ref_values), axis=0)
+        reference_nonlinearity = nonlinearity(ref_values, ref_values)
         for part, per_sequence in nonlinearity_decomposition(values, ref_values).items():
-            with np.errstate(divide="ignore", invalid="ignore"):  # a reference that never bends: no change %
-                change = 100.0 * (np.nanmedian(per_sequence, axis=0) - reference_median) / np.abs(reference_median)
-            change[~np.isfinite(change)] = np.nan
-            # as in summarize: pandas' mean skips NaN features (NaN when all are)
-            errors[method][f"nonlinearity_{part}_median_change_pct"] = float(pd.Series(change).mean())
+            errors[method][f"nonlinearity_{part}_median_change_pct"] = median_change_pct(per_sequence,
+                                                                                         reference_nonlinearity)
     return errors
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spinvae.evaluation.metrics import (nonlinearity, nonlinearity_decomposition, result_table, sequence_metrics,
-                                        smoothness, summarize)
+from spinvae.evaluation.metrics import (median_change_pct, nonlinearity, nonlinearity_decomposition, result_table,
+                                        sequence_metrics, smoothness, summarize)
 
 T = 9
 U = np.linspace(0.0, 1.0, T)
@@ -61,6 +61,13 @@ def test_nonlinearity_decomposition_separates_the_ends_from_the_path():
     own = nonlinearity_decomposition(reference, reference)
     np.testing.assert_allclose(own["ends_only"], [0.0], atol=1e-12)
     np.testing.assert_allclose(own["own_line"], nonlinearity(reference, reference), rtol=1e-12)
+
+
+def test_median_change_pct_skips_features_without_a_defined_change():
+    values = np.array([[1.0, 5.0, np.nan], [3.0, 5.0, 2.0], [np.inf, 5.0, 4.0]])  # medians 2, 5, 3
+    reference = np.array([[4.0, 0.0, 1.0], [4.0, 0.0, 1.0]])  # medians 4, 0 (no change %), 1
+    assert median_change_pct(values, reference) == pytest.approx((-50.0 + 200.0) / 2)
+    assert math.isnan(median_change_pct(values[:, 1:2], reference[:, 1:2]))
 
 
 def test_batch_shapes():
