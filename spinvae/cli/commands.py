@@ -179,6 +179,7 @@ def evaluate(args: Any) -> None:
         data=args.data, out=args.out, split=args.split, checkpoints=checkpoints, steps=args.steps,
         max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
+        refine_steps=refine_steps_option(args.refine_steps),
     )
     run_evaluation(config, progress=args.progress)
     write_results(args.out)
@@ -213,24 +214,45 @@ def resolve_preset(reference: str, data: str | None) -> tuple[np.ndarray, str]:
 def interpolate(args: Any) -> None:
     """Write one morph between two presets: bank, WAVs, picture."""
     from spinvae.interpolation.export import write_sequence
-    from spinvae.interpolation.model import model_path, render_settings
+    from spinvae.interpolation.model import end_codes, paths_between, render_settings
     from spinvae.interpolation.paths import parameter_path
+    from spinvae.interpolation.refine import RefineConfig
     from spinvae.presets.dx7 import DX7_SCHEMA
 
     start, start_label = resolve_preset(args.start, args.data)
     end, end_label = resolve_preset(args.end, args.data)
+    ends_note = ""
     if args.method == "model":
         if not args.ckpt:
             raise UserError("interpolate: give --ckpt CKPT, or --method reference")
         module = _load(args.ckpt)
-        values = model_path(module, start, end, args.steps, args.latent)
+        z, refinement = end_codes(module, np.stack([start, end]), RefineConfig(steps=refine_steps_option(args.refine_steps)))
+        values = paths_between(module, z[:1], z[1:], args.steps, args.latent)[0]
         render, mel = render_settings(module)
+        ends_note = "\n" + ends_exactness(values[[0, -1]], np.stack([start, end]), ("start", "end"), refinement)
     else:
         values = parameter_path(start, end, args.steps, DX7_SCHEMA, args.categorical)
         render, mel = RenderSettings(), MelSettings()
     title = f"{args.method}: {start_label} -> {end_label}"
     files = write_sequence(args.out, values, render, mel, prefix="MORPH ", title=title)
-    print(f"{title}: {args.steps} steps\nwrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}")
+    print(f"{title}: {args.steps} steps{ends_note}\nwrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}")
+
+
+def ends_exactness(decoded: np.ndarray, wanted: np.ndarray, labels: tuple[str, ...], refinement) -> str:
+    """One line saying how exact decoded presets (k, L) are against the presets asked for (k, L)."""
+    wrong = (decoded.astype(np.int64) != wanted.astype(np.int64)).sum(axis=1)
+    parts = [f"{label} {'exact' if w == 0 else f'{w} of {decoded.shape[1]} parameters differ'}"
+             for label, w in zip(labels, wrong)]
+    how = ("encoder means, not refined" if refinement is None else
+           f"latent codes refined in {int(refinement.steps.max())} steps, {refinement.seconds:.1f} s; "
+           f"before: {', '.join(str(int(w)) for w in refinement.wrong_before)} wrong")
+    return f"ends: {'; '.join(parts)} ({how})"
+
+
+def refine_steps_option(steps: int) -> int:
+    if steps < 0:
+        raise UserError(f"--refine-steps {steps}: give 0 (no refinement) or a positive number of steps")
+    return steps
 
 
 def edit(args: Any) -> None:
@@ -241,14 +263,16 @@ def edit(args: Any) -> None:
 
     from spinvae.features.attributes import AttributeTransform
     from spinvae.interpolation.export import write_sequence
-    from spinvae.interpolation.model import decode_latents, encode_presets, render_settings
+    from spinvae.interpolation.model import decode_latents, end_codes, render_settings
+    from spinvae.interpolation.refine import RefineConfig
 
     module = _load(args.ckpt)
     if args.attribute not in module.attribute_names:
         raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
                         f"{', '.join(module.attribute_names) or 'none'}")
     values, label = resolve_preset(args.preset, args.data)
-    mu = encode_presets(module, values[None])[0]
+    codes, refinement = end_codes(module, values[None], RefineConfig(steps=refine_steps_option(args.refine_steps)))
+    mu = codes[0]
     a, chunk = module.attribute_names.index(args.attribute), module.loss_config.chunk
     offsets = torch.linspace(-args.amount, args.amount, args.steps)
     z = mu.expand(args.steps, -1).clone()
@@ -269,6 +293,7 @@ def edit(args: Any) -> None:
         print(f"Spearman(latent offset, measured {args.attribute}) = {rho:.2f}")
     else:
         print(f"the measured {args.attribute} does not change along this path")
+    print(ends_exactness(decode_latents(module, mu[None]), values[None], ("the knob's centre",), refinement))
     print(f"wrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}, {Path(args.out) / 'attribute.csv'}")
 
 

@@ -26,6 +26,8 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 
 from spinvae.sweeps.cli import SWEEP_COMMANDS, add_sweep_subcommands, run_sweep_command
 
+REFINE_STEPS = 200  # the default budget of latent refinement (spinvae.interpolation.refine.RefineConfig)
+
 
 def _data_build_parser() -> ArgumentParser:
     p = ArgumentParser(description="Build a dataset of presets, renders and mel-spectrograms.")
@@ -104,6 +106,9 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
     evaluate.add_argument("--categorical", type=Literal["normalised", "switch"], default="normalised",
                           help="the reference's rule for categorical parameters")
+    evaluate.add_argument("--refine-steps", type=int, default=0,
+                          help="N > 0: also evaluate each model with its ends' latent codes refined for up to N "
+                               "steps, as NAME+refined beside NAME (the reference protocol); 0: the protocol alone")
     evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     evaluate.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     commands.add_subcommand("evaluate", evaluate, help="evaluate interpolations (smoothness, linearity)")
@@ -120,6 +125,9 @@ def build_parser() -> ArgumentParser:
     interpolate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
     interpolate.add_argument("--categorical", type=Literal["normalised", "switch"], default="normalised",
                              help="the reference's rule for categorical parameters")
+    interpolate.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+                             help="refine the ends' latent codes for up to N steps so the morph starts and ends on "
+                                  "the two presets (0: the decoded encoder means, as in the reference protocol)")
     commands.add_subcommand("interpolate", interpolate, help="morph between two presets")
 
     edit = ArgumentParser(description="Timbre knob: move a preset along the latent chunk of one attribute.")
@@ -130,6 +138,9 @@ def build_parser() -> ArgumentParser:
     edit.add_argument("--steps", type=int, default=9, help="steps from -amount to +amount")
     edit.add_argument("--out", type=str, required=True, help="output folder")
     edit.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
+    edit.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+                      help="refine the preset's latent code for up to N steps so the knob's centre is the preset "
+                           "itself (0: its encoder mean)")
     commands.add_subcommand("edit", edit, help="move a preset along one attribute's latent chunk")
     quickstart = ArgumentParser(description="The main job: build a dataset, train the cpu model on it, evaluate "
                                             "interpolation on its test split, write the HTML report and a morph bank.")
@@ -144,6 +155,9 @@ def build_parser() -> ArgumentParser:
     quickstart.add_argument("--train-config", type=str, default="experiments/quickstart.yaml", help="training config")
     quickstart.add_argument("--runs", type=str, default="experiments/runs", help="where training runs go")
     quickstart.add_argument("--reports", type=str, default="evaluation/reports", help="where reports go")
+    quickstart.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+                            help="also evaluate the model with refined ends (model+refined) and refine the morph's "
+                                 "ends, up to N steps; 0: the reference protocol alone")
     quickstart.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     commands.add_subcommand("quickstart", quickstart, help="the main job: presets in, model and report out")
     add_sweep_subcommands(commands)

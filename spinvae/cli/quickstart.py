@@ -20,13 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from spinvae.cli.commands import UserError, data_build
+from spinvae.cli.commands import UserError, data_build, refine_steps_option
 from spinvae.data.build import PRESETS
 
 
 def quickstart(args: Any) -> dict[str, Path]:
     """Run the main job; returns the paths it wrote (also printed)."""
     from spinvae.cli.main import _data_build_parser
+    from spinvae.interpolation.refine import RefineConfig
     from spinvae.cli.train import run_training_cli
     from spinvae.evaluation.report import write_results
     from spinvae.evaluation.run import EvaluationConfig, run_evaluation
@@ -34,6 +35,7 @@ def quickstart(args: Any) -> dict[str, Path]:
     from spinvae.interpolation.model import load_model, model_path, render_settings
     from spinvae.presets.dx7 import DX7_SCHEMA
 
+    refine = RefineConfig(steps=refine_steps_option(args.refine_steps))
     for recipe in (args.data_config, args.train_config):
         if not Path(recipe).is_file():
             raise UserError(f"{recipe}: no such recipe (run from the root of a spinvae checkout, or give its path)")
@@ -61,7 +63,7 @@ def quickstart(args: Any) -> dict[str, Path]:
 
     _step(3, f"interpolation evaluation on the test split -> {report}")
     config = EvaluationConfig(data=str(data), out=str(report), split="test", checkpoints={"model": str(last)},
-                              max_pairs=args.max_pairs, workers=args.workers)
+                              max_pairs=args.max_pairs, workers=args.workers, refine_steps=refine.steps)
     run_evaluation(config, progress=True)
     write_results(report)
 
@@ -71,8 +73,8 @@ def quickstart(args: Any) -> dict[str, Path]:
     values = test[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype="uint8")
     render, mel = render_settings(module)
     uids = test["uid"].tolist()
-    files = write_sequence(report / "interpolation", model_path(module, values[0], values[1], 9), render, mel,
-                           title=f"model: {uids[0]} -> {uids[1]}")
+    morph = model_path(module, values[0], values[1], 9, refine=refine)
+    files = write_sequence(report / "interpolation", morph, render, mel, title=f"model: {uids[0]} -> {uids[1]}")
 
     paths = {"dataset": data, "checkpoint": last, "report": report / "report.html",
              "summary": report / "summary.json", "bank": files[0], "spectrograms": files[-1]}

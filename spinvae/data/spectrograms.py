@@ -66,6 +66,13 @@ def _init_feature_worker(parent: int) -> None:
 
 @lru_cache(maxsize=None)
 def _feature_pool(workers: int) -> ProcessPoolExecutor:
+    # Compile (or load) every numba function of the features here first: workers that compile the
+    # same functions at once write numba's on-disk caches at once, and a cache index written by two
+    # processes can point at another function's machine code (seen: a segfault in librosa's
+    # peak_pick in a fresh environment). Once compiled here, the workers only read the caches.
+    from spinvae.features.extract import compute_features
+
+    compute_features(np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32) * 0.1, 16000)
     # spawn, not fork: the parent has OpenMP and synth threads, which fork would leave half-copied
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_feature_worker, initargs=(os.getpid(),))

@@ -48,6 +48,13 @@ ENDS_NOTE = (
     "not a straighter latent path."
 )
 
+REFINEMENT_NOTE = (
+    "A `NAME+refined` method is the model with its ends' latent codes refined (test-time optimisation of the "
+    "code until the decoder gives the preset back, or a step budget runs out); `NAME` alone is the reference "
+    "protocol's, decoded from the encoder means. Exact: share of end presets decoded with every parameter "
+    "right, before and after; wrong parameters: mean per end preset; time: the whole refinement."
+)
+
 
 def _png(fig) -> str:
     buffer = io.BytesIO()
@@ -126,6 +133,9 @@ def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFr
     if summary.get("endpoints"):
         parts += ["<h2>Sequence ends</h2>", f"<p>{html.escape(ENDS_NOTE)}</p>",
                   _table(pd.DataFrame(summary["endpoints"]).T, index=True)]
+    if summary.get("refinement"):
+        parts += ["<h2>Latent refinement of the ends</h2>", f"<p>{html.escape(REFINEMENT_NOTE)}</p>",
+                  _table(pd.DataFrame(summary["refinement"]).T, index=True)]
     if summary.get("latent"):
         parts += ["<h2>Latent space</h2>",
                   _table(pd.DataFrame({k: v["mean"] for k, v in summary["latent"].items()}).T, index=True)]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spinvae.evaluation.html import ENDS_NOTE, write_html_report
+from spinvae.evaluation.html import ENDS_NOTE, REFINEMENT_NOTE, write_html_report
 from spinvae.evaluation.metrics import (median_change_pct, nonlinearity, nonlinearity_decomposition,
                                         result_table, sequence_metrics, summarize)
 from spinvae.evaluation.run import REFERENCE
@@ -89,8 +89,9 @@ def write_results(out: str | Path, html: bool = True) -> dict[str, Any]:
         tables.append(table)
     pd.concat(metrics_parts, ignore_index=True).to_csv(out / "metrics.csv", index=False)
     summary["endpoints"] = endpoint_errors(out, trajectories, attributes)
-    latent = out / "latent.json"
-    summary["latent"] = json.loads(latent.read_text()) if latent.exists() else {}
+    for part in ("refinement", "latent"):
+        path = out / f"{part}.json"
+        summary[part] = json.loads(path.read_text()) if path.exists() else {}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     table = pd.concat(tables, ignore_index=True)
     (out / "report.md").write_text(_markdown(info, table, summary))
@@ -118,6 +119,9 @@ def _markdown(info: dict[str, Any], table: pd.DataFrame, summary: dict[str, Any]
     if summary["endpoints"]:
         lines += ["## Sequence ends (reconstruction of the two presets)", "", ENDS_NOTE, "",
                   pd.DataFrame(summary["endpoints"]).T.to_markdown(floatfmt=".3f"), ""]
+    if summary["refinement"]:
+        lines += ["## Latent refinement of the ends", "", REFINEMENT_NOTE, "",
+                  pd.DataFrame(summary["refinement"]).T.to_markdown(floatfmt=".3f"), ""]
     if summary["latent"]:
         means = {name: quality["mean"] for name, quality in summary["latent"].items()}
         lines += ["## Latent space (the pairs' presets)", "",

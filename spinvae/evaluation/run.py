@@ -14,7 +14,7 @@ interrupted evaluation resumes where it stopped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,15 @@ from spinvae.data.datamodule import read_manifest
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.latent import latent_quality
-from spinvae.interpolation.model import encode_presets, load_model, model_paths
+from spinvae.interpolation.model import encode_presets, end_codes, load_model, paths_between
 from spinvae.interpolation.paths import CategoricalRule, LatentMethod, parameter_path
+from spinvae.interpolation.refine import RefineConfig
 from spinvae.presets.dx7 import DX7_SCHEMA
 from spinvae.synth.base import RenderSettings
 
 REFERENCE = "reference"
+REFINED = "+refined"  # suffix of a model's method whose ends are refined codes
+REFINEMENT_FIELDS = ("exact_before", "exact_after", "wrong_before", "wrong_after", "steps")
 
 
 @dataclass
@@ -51,6 +54,9 @@ class EvaluationConfig:
         workers: rendering and featurising processes.
         latent_report: write ``latent.json`` (how each model's latent means encode the attributes; its
             regressions take a while with many attributes, and a quick evaluation may skip them).
+        refine_steps: with N > 0, each model is evaluated twice: ``NAME`` as in the reference protocol
+            (ends decoded from the encoder means) and ``NAME+refined``, whose ends are codes refined
+            for up to N steps (:mod:`spinvae.interpolation.refine`); 0: the protocol alone.
     """
 
     data: str
@@ -65,6 +71,7 @@ class EvaluationConfig:
     block: int = 32
     workers: int = 2
     latent_report: bool = True
+    refine_steps: int = 0
 
 
 def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None) -> pd.DataFrame:
@@ -113,6 +120,7 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
     manifest = read_manifest(config.data)
     pairs = evaluation_pairs(config.data, config.split, config.max_pairs)
     models = {name: load_model(path) for name, path in config.checkpoints.items()}
+    refine = RefineConfig(steps=config.refine_steps)
     if models:
         transform = AttributeTransform.from_dict(next(iter(models.values())).data_info["attribute_transform"])
     elif manifest.get("features"):
@@ -124,22 +132,30 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
         "data": str(config.data), "split": config.split, "steps": config.steps, "checkpoints": config.checkpoints,
         "n_sequences": len(pairs), "notes": [list(nv) for nv in render.notes], "attributes": list(transform.kept),
         "latent_method": config.latent_method, "categorical": config.categorical,
+        "refine": asdict(refine) if refine.steps else None,
     }, indent=2))
-    methods = [REFERENCE, *models]
+    methods = [REFERENCE, *models] + [name + REFINED for name in models if refine.steps]
     blocks = [(m, s) for s in range(0, len(pairs), config.block) for m in methods]
     todo = [(m, s) for m, s in blocks if not (parts / f"{m}_{s:06d}.npz").exists()]
     for method, start in tqdm(todo, desc="evaluating", unit="block", disable=not progress):
         chunk = pairs.iloc[start : start + config.block]
         starts, ends = np.stack(chunk["start"]), np.stack(chunk["end"])
+        extra = {}
         if method == REFERENCE:
             presets = np.stack([parameter_path(a, b, config.steps, DX7_SCHEMA, config.categorical)
                                 for a, b in zip(starts, ends)])
         else:
-            presets = model_paths(models[method], starts, ends, config.steps, config.latent_method, config.workers)
+            name = method.removesuffix(REFINED)
+            z, refinement = end_codes(models[name], np.concatenate([starts, ends]),
+                                      refine if method.endswith(REFINED) else None, config.workers)
+            presets = paths_between(models[name], z[: len(chunk)], z[len(chunk) :], config.steps, config.latent_method)
+            if refinement is not None:
+                extra = {f"refine_{k}": getattr(refinement, k) for k in REFINEMENT_FIELDS}
+                extra["refine_seconds"] = np.array(refinement.seconds)
         attributes = _attributes(presets.reshape(-1, presets.shape[-1]), render, manifest, transform, config.workers)
         attributes = attributes.reshape(len(chunk), config.steps, len(render.notes), -1)
         path = parts / f"{method}_{start:06d}.npz"
-        np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes)
+        np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes, **extra)
         path.with_suffix(".tmp.npz").replace(path)  # a block exists whole or not at all
     if config.latent_report:
         _write_latent_quality(out, models, pairs, config)
@@ -165,7 +181,7 @@ def _write_latent_quality(out: Path, models: dict, pairs: pd.DataFrame, config: 
 
 def _assemble(out: Path, pairs: pd.DataFrame, methods: list[str], render: RenderSettings,
               transform: AttributeTransform, config: EvaluationConfig) -> Path:
-    rows, presets = [], {}
+    rows, presets, refinements = [], {}, {}
     for method in methods:
         blocks = [np.load(out / "parts" / f"{method}_{s:06d}.npz") for s in range(0, len(pairs), config.block)]
         attributes = np.concatenate([b["attributes"] for b in blocks])  # (n, T, notes, A)
@@ -178,8 +194,29 @@ def _assemble(out: Path, pairs: pd.DataFrame, methods: list[str], render: Render
             frame.insert(0, "method", method)
             frame.insert(0, "sequence", np.repeat(pairs["sequence"].to_numpy(), steps))
             rows.append(frame)
+        if method.endswith(REFINED):
+            refinements[method] = _refinement_summary(blocks)
     path = out / "trajectories.csv"
     pd.concat(rows, ignore_index=True).to_csv(path, index=False)
+    (out / "refinement.json").write_text(json.dumps(refinements, indent=2))
     np.savez_compressed(out / "presets.npz", **presets,
                         start=np.stack(pairs["start"]), end=np.stack(pairs["end"]))
     return path
+
+
+def _refinement_summary(blocks: list) -> dict[str, float]:
+    """How exact a refined method's ends are, over all its blocks: the share of end presets decoded
+    exactly and the mean number of wrong parameters, before (encoder means) and after refinement,
+    the Adam steps taken and the time spent."""
+    merged = {k: np.concatenate([b[f"refine_{k}"] for b in blocks]) for k in REFINEMENT_FIELDS}
+    seconds = float(sum(float(b["refine_seconds"]) for b in blocks))
+    return {
+        "n_presets": int(len(merged["exact_before"])),
+        "exact_before": float(merged["exact_before"].mean()),
+        "exact_after": float(merged["exact_after"].mean()),
+        "wrong_parameters_before": float(merged["wrong_before"].mean()),
+        "wrong_parameters_after": float(merged["wrong_after"].mean()),
+        "mean_steps": float(merged["steps"].mean()),
+        "seconds": seconds,
+        "ms_per_preset": 1000 * seconds / max(len(merged["exact_before"]), 1),
+    }

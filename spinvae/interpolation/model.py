@@ -15,6 +15,7 @@ import torch
 from spinvae.audio.mel import MelSettings, scale_db
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.interpolation.paths import LatentMethod, latent_path
+from spinvae.interpolation.refine import RefineConfig, Refinement, refine_latents
 from spinvae.synth.base import RenderSettings
 from spinvae.training.module import SpinVAEModule
 
@@ -44,15 +45,40 @@ def scaled_spectrograms(module: SpinVAEModule, values: np.ndarray, workers: int 
 
 
 @torch.no_grad()
-def encode_presets(module: SpinVAEModule, values: np.ndarray, workers: int = 2) -> torch.Tensor:
-    """Latent means (n, dim_z) of presets ``values`` (n, L); renders them when the model listens."""
+def encode_posterior(module: SpinVAEModule, values: np.ndarray, workers: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and variances (n, dim_z) of presets ``values`` (n, L); renders them when the model listens."""
     values = np.asarray(values)
     classes, numbers = (torch.from_numpy(x).to(module.device) for x in module.schema.to_tokens(values))
     spectrogram = None
     if module.vae.audio_encoder is not None:
         spectrogram = scaled_spectrograms(module, values, workers).to(module.device)
-    mu, _ = module.vae.encode(classes, numbers, spectrogram)
-    return mu
+    return module.vae.encode(classes, numbers, spectrogram)
+
+
+def encode_presets(module: SpinVAEModule, values: np.ndarray, workers: int = 2) -> torch.Tensor:
+    """Latent means (n, dim_z) of presets ``values`` (n, L)."""
+    return encode_posterior(module, values, workers)[0]
+
+
+def refined_codes(module: SpinVAEModule, values: np.ndarray, refine: RefineConfig,
+                  workers: int = 2) -> Refinement:
+    """Latent codes of presets ``values`` (n, L) refined from their posterior means until they decode
+    back to the presets (:mod:`spinvae.interpolation.refine`)."""
+    values = np.asarray(values)
+    mu, variance = encode_posterior(module, values, workers)
+    classes, numbers = (torch.from_numpy(x).to(module.device) for x in module.schema.to_tokens(values))
+    target = torch.from_numpy(values.astype(np.int64)).to(module.device)
+    return refine_latents(module.vae, target, classes, numbers, mu, variance, refine)
+
+
+def end_codes(module: SpinVAEModule, values: np.ndarray, refine: RefineConfig | None = None,
+              workers: int = 2) -> tuple[torch.Tensor, Refinement | None]:
+    """The codes (n, dim_z) a morph starts or ends at: posterior means, or refined ones when ``refine``
+    asks for steps (then with the refinement's figures)."""
+    if refine is None or refine.steps == 0:
+        return encode_presets(module, values, workers), None
+    refinement = refined_codes(module, values, refine, workers)
+    return refinement.z, refinement
 
 
 @torch.no_grad()
@@ -62,18 +88,24 @@ def decode_latents(module: SpinVAEModule, z: torch.Tensor) -> np.ndarray:
 
 
 def model_path(module: SpinVAEModule, start: np.ndarray, end: np.ndarray, steps: int,
-               method: LatentMethod = "linear", workers: int = 2) -> np.ndarray:
+               method: LatentMethod = "linear", workers: int = 2, refine: RefineConfig | None = None) -> np.ndarray:
     """Presets (steps, L) uint8 along the latent path between two presets (L,).
 
-    Both ends are the model's reconstructions of the two presets, as in the reference protocol.
+    Without ``refine`` both ends are the model's reconstructions of the two presets, as in the
+    reference protocol; with it, the ends are refined codes (exact where refinement reached them).
     """
-    return model_paths(module, start[None], end[None], steps, method, workers)[0]
+    return model_paths(module, start[None], end[None], steps, method, workers, refine)[0]
 
 
 def model_paths(module: SpinVAEModule, starts: np.ndarray, ends: np.ndarray, steps: int,
-                method: LatentMethod = "linear", workers: int = 2) -> np.ndarray:
+                method: LatentMethod = "linear", workers: int = 2, refine: RefineConfig | None = None) -> np.ndarray:
     """Presets (n, steps, L) along the latent paths between ``starts`` and ``ends`` (n, L), batched."""
-    mu = encode_presets(module, np.concatenate([starts, ends]), workers)
-    n = len(starts)
-    z = torch.stack([latent_path(mu[i], mu[n + i], steps, method) for i in range(n)])
-    return decode_latents(module, z.flatten(0, 1)).reshape(n, steps, -1)
+    z, _ = end_codes(module, np.concatenate([starts, ends]), refine, workers)
+    return paths_between(module, z[: len(starts)], z[len(starts) :], steps, method)
+
+
+def paths_between(module: SpinVAEModule, z_starts: torch.Tensor, z_ends: torch.Tensor, steps: int,
+                  method: LatentMethod = "linear") -> np.ndarray:
+    """Presets (n, steps, L) decoded along the latent paths from ``z_starts`` to ``z_ends`` (n, dim_z)."""
+    z = torch.stack([latent_path(a, b, steps, method) for a, b in zip(z_starts, z_ends)])
+    return decode_latents(module, z.flatten(0, 1)).reshape(len(z_starts), steps, -1)

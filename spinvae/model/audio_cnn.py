@@ -15,6 +15,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# Weights and activations are stored channels-last (NHWC): oneDNN's convolutions on a CPU run about
+# twice as fast on this narrow CNN (the full-resolution layers have 1 to 8 channels), and GPUs'
+# convolution kernels prefer it too. The values are the same in either layout.
+CHANNELS_LAST = torch.channels_last
+
+
 def _downsampled(n: int, kernel: int, padding: int) -> int:
     return (n + 2 * padding - kernel) // 2 + 1
 
@@ -80,9 +86,10 @@ class AudioEncoder(nn.Module):
         self.gate = nn.Sequential(nn.BatchNorm2d(channels[-1]), nn.SiLU())
         # gated 1x1 convolution (GLU over channels) to the mu and variance maps
         self.to_latent = nn.Conv2d(channels[-1], 2 * 2 * dim_z // (h * w), 1)
+        self.to(memory_format=CHANNELS_LAST)
 
     def forward(self, spectrogram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.stem(spectrogram)
+        x = self.stem(spectrogram.contiguous(memory_format=CHANNELS_LAST))
         for block in self.blocks:
             x = block(x)
         maps = F.glu(self.to_latent(self.gate(x)), dim=1)
@@ -107,10 +114,11 @@ class SpectrogramDecoder(nn.Module):
         reversed_channels = channels[::-1]
         self.blocks = nn.ModuleList(UpBlock(a, b) for a, b in zip(reversed_channels[:-1], reversed_channels[1:]))
         self.out = UpBlock(channels[0], n_notes, kernel=5)
+        self.to(memory_format=CHANNELS_LAST)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h, w = self.sizes[-1]
-        x = self.from_latent(z.view(len(z), self.map_channels, h, w))
+        x = self.from_latent(z.view(len(z), self.map_channels, h, w).contiguous(memory_format=CHANNELS_LAST))
         for block, size in zip(self.blocks, self.sizes[-2:0:-1]):
             x = block(x, size)
         return self.out(x, self.sizes[0])

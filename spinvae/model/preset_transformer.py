@@ -74,5 +74,20 @@ class PresetDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         memory = torch.cat([self.z_to_tokens(z).view(len(z), self.n_memory_tokens, self.d_model),
                             self.z_to_mlp_token(z)[:, None]], dim=1)
-        queries = (self.queries + self.positions).expand(len(z), -1, -1)
-        return self.to_distributions(self.transformer(queries, memory))
+        first, *others = self.transformer.layers
+        queries = (self.queries + self.positions)[None]
+        if self.training and first.dropout1.p > 0:  # a dropout mask per preset: no sharing
+            x = first(queries.expand(len(z), -1, -1), memory)
+        else:
+            # The first layer's self-attention sees only the learned queries, the same for every preset:
+            # computed once and broadcast over the batch instead of B times (the same values).
+            h = first.norm1(queries)
+            x = queries + first.dropout1(first.self_attn(h, h, h, need_weights=False)[0])
+            x = x.expand(len(z), -1, -1)
+            h = first.norm2(x)
+            x = x + first.dropout2(first.multihead_attn(h, memory, memory, need_weights=False)[0])
+            h = first.norm3(x)
+            x = x + first.dropout3(first.linear2(first.dropout(first.activation(first.linear1(h)))))
+        for layer in others:
+            x = layer(x, memory)
+        return self.to_distributions(self.transformer.norm(x))

@@ -148,18 +148,25 @@ class SpinVAE(nn.Module):
         return logits.masked_fill(k >= self.cardinalities[self.categorical][:, None], float("-inf"))
 
     # -- loss terms ----------------------------------------------------------------------------
+    def token_nll(self, preset_out: torch.Tensor, classes: torch.Tensor,
+                  numbers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Negative log-likelihood (nats) of every token of the presets: categorical (B, n_categorical)
+        and numerical (B, n_numerical)."""
+        preset_out = preset_out.float()  # log-masses in float32 even under bf16 autocast
+        logits = self._class_logits(preset_out)
+        ce = F.cross_entropy(logits.transpose(1, 2), classes[:, self.categorical], reduction="none")
+        cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
+        steps = torch.round(numbers[:, self.numerical] * (cards - 1)).long()
+        nll = dlm.nll(preset_out[:, self.numerical, : 3 * self.config.n_components], cards, steps)
+        return ce, nll
+
     def preset_losses(self, preset_out: torch.Tensor, classes: torch.Tensor,
                       numbers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Categorical cross-entropy and numerical DLM NLL, each summed over its tokens and divided
         by the number of tokens T (so the two add up to a per-token average), batch mean."""
-        n_tokens = self.layout.n_tokens
-        preset_out = preset_out.float()  # log-masses in float32 even under bf16 autocast
-        logits = self._class_logits(preset_out)
-        ce = F.cross_entropy(logits.flatten(0, 1), classes[:, self.categorical].flatten(), reduction="sum")
-        cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
-        steps = torch.round(numbers[:, self.numerical] * (cards - 1)).long()
-        nll = dlm.nll(preset_out[:, self.numerical, : 3 * self.config.n_components], cards, steps).sum()
-        return ce / (n_tokens * len(preset_out)), nll / (n_tokens * len(preset_out))
+        ce, nll = self.token_nll(preset_out, classes, numbers)
+        scale = self.layout.n_tokens * len(preset_out)
+        return ce.sum() / scale, nll.sum() / scale
 
     def loss_terms(self, out: VAEOutput, classes: torch.Tensor, numbers: torch.Tensor,
                    spectrogram: torch.Tensor, free_bits: float) -> dict[str, torch.Tensor]:

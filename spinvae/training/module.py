@@ -34,6 +34,8 @@ class SpinVAEModule(L.LightningModule):
         init_checkpoint: a checkpoint of an earlier stage whose weights start this one (for the
             sub-modules both models have: e.g. the audio CNN of an audio-only pre-training).
         init_modules: which sub-modules to take from ``init_checkpoint``.
+        compile: compile the VAE's forward with ``torch.compile`` when training (about a minute of
+            compilation on a CPU, then faster steps: docs/model.md, "Speed").
         data_info: set from the DataModule (linked by the CLI), saved in checkpoints.
     """
 
@@ -44,6 +46,7 @@ class SpinVAEModule(L.LightningModule):
         optimizer: OptimizerConfig | None = None,
         init_checkpoint: str | None = None,
         init_modules: list[str] | None = None,
+        compile: bool = False,
         data_info: dict[str, Any] | None = None,
     ):
         super().__init__()
@@ -53,7 +56,8 @@ class SpinVAEModule(L.LightningModule):
         # plain containers only, so that checkpoints load with torch.load(weights_only=True)
         self.save_hyperparameters({
             "vae": asdict(vae), "loss": asdict(loss), "optimizer": asdict(optimizer),
-            "init_checkpoint": init_checkpoint, "init_modules": init_modules, "data_info": data_info,
+            "init_checkpoint": init_checkpoint, "init_modules": init_modules, "compile": compile,
+            "data_info": data_info,
         })
         self.loss_config, self.optimizer_config, self.data_info = loss, optimizer, data_info
         self.schema = schema_by_name(data_info["synth"])
@@ -157,6 +161,13 @@ class SpinVAEModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.init_checkpoint:
             self._load_initial_weights(self.hparams.init_checkpoint, self.hparams.init_modules)
+        if stage == "fit" and self.hparams.get("compile"):
+            # each network on its own (the latent sampling between them takes a torch.Generator, which
+            # torch.compile cannot trace); in place, so the state dict's keys stay the plain model's
+            for network in (self.vae.preset_encoder, self.vae.audio_encoder, self.vae.preset_decoder,
+                            self.vae.spectrogram_decoder):
+                if network is not None:
+                    network.compile()
 
     def _load_initial_weights(self, path: str, modules: list[str] | None) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from spinvae.cli.main import main
 from spinvae.evaluation.report import write_results
@@ -106,3 +107,34 @@ def test_cli_compares_models_given_by_repeated_ckpt_options(tmp_path, tiny_datas
     trajectories = pd.read_csv(out / "trajectories.csv")
     by_method = {m: g.drop(columns="method").reset_index(drop=True) for m, g in trajectories.groupby("method")}
     pd.testing.assert_frame_equal(by_method["first"], by_method["second"])
+
+
+def test_refined_models_are_their_own_methods_beside_the_protocol(tmp_path, tiny_dataset, tiny_checkpoint):
+    out = tmp_path / "refined"
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--max-pairs", "3", "--steps", "3",
+                 "--ckpt", f"tiny={tiny_checkpoint}", "--refine-steps", "100", "--progress", "false"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["notes"]["56:75"]) == {"reference", "tiny", "tiny+refined"}
+    assert summary["evaluation"]["refine"]["steps"] == 100
+    plain, refined = summary["endpoints"]["tiny"], summary["endpoints"]["tiny+refined"]
+    figures = summary["refinement"]["tiny+refined"]
+    assert figures["n_presets"] == 6 and 0 <= figures["exact_before"] <= figures["exact_after"] <= 1
+    assert figures["wrong_parameters_after"] <= figures["wrong_parameters_before"] and figures["seconds"] > 0
+    # the protocol's method is untouched by refinement; the refined one's ends are at least as right
+    presets = np.load(out / "presets.npz")
+    truth = np.stack([presets["start"], presets["end"]], axis=1)
+    wrong = {m: (presets[m][:, [0, -1]] != truth).sum(axis=-1).mean() for m in ("tiny", "tiny+refined")}
+    assert wrong["tiny+refined"] <= wrong["tiny"]
+    assert wrong["tiny+refined"] == pytest.approx(figures["wrong_parameters_after"])
+    assert wrong["tiny"] == pytest.approx(figures["wrong_parameters_before"])
+    assert refined["categorical_accuracy"] >= plain["categorical_accuracy"] - 1e-9 or \
+        refined["numerical_error_steps"] <= plain["numerical_error_steps"]
+    report = (out / "report.md").read_text()
+    assert "| tiny+refined " in report and "## Latent refinement of the ends" in report
+    assert "Latent refinement of the ends" in (out / "report.html").read_text()
+    without = tmp_path / "plain"
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(without), "--max-pairs", "3", "--steps", "3",
+                 "--ckpt", f"tiny={tiny_checkpoint}", "--progress", "false"]) == 0
+    plain_summary = json.loads((without / "summary.json").read_text())
+    assert set(plain_summary["notes"]["56:75"]) == {"reference", "tiny"} and plain_summary["refinement"] == {}
+    np.testing.assert_array_equal(np.load(without / "presets.npz")["tiny"], presets["tiny"])

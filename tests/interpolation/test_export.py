@@ -66,10 +66,23 @@ def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, 
                  "--end", uids[1], "--steps", "4", "--out", str(tmp_path / "morph")]) == 0
     bank = read_sysex(tmp_path / "morph" / "interpolation.syx").params
     assert (DX7_SCHEMA.learnable(bank[:4]) < DX7_SCHEMA.cardinalities).all()
+    printed = capsys.readouterr().out
+    assert "ends: start " in printed and "latent codes refined" in printed  # refined by default, and says how exact
+    # the printed exactness is the bank's: an "exact" start is the preset itself
+    table = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
+    start = table.loc[uids[0], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    assert ("start exact" in printed) == bool(np.array_equal(DX7_SCHEMA.learnable(bank[0]), start))
+    assert main(["interpolate", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--start", uids[0],
+                 "--end", uids[1], "--steps", "4", "--refine-steps", "0", "--out", str(tmp_path / "plain")]) == 0
+    assert "encoder means, not refined" in capsys.readouterr().out
+    assert main(["interpolate", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--start", uids[0],
+                 "--end", uids[1], "--refine-steps", "-3", "--out", str(tmp_path / "bad")]) == 2
+    assert "--refine-steps -3" in capsys.readouterr().err
     assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
                  "--attribute", "ac_brightness", "--steps", "3", "--out", str(tmp_path / "edit")]) == 0
     table = pd.read_csv(tmp_path / "edit" / "attribute.csv")
     assert table["latent_offset"].tolist() == [-2.0, 0.0, 2.0] and table["ac_brightness"].notna().all()
+    assert "ends: the knob's centre " in capsys.readouterr().out
     assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
                  "--attribute", "tt_LAT", "--out", str(tmp_path / "x")]) == 2
     assert "not regularised by this model" in capsys.readouterr().err
