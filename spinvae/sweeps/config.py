@@ -23,8 +23,10 @@ Direction = Literal["minimize", "maximize"]
 
 INTERPOLATION_PREFIX = "interpolation/"
 # the quick evaluation's scores of the trial's model against the reference (spinvae.evaluation.metrics.summarize)
+# (``interpolation/refined/...``: the same scores of the model with refined ends, with ``evaluation.refine_steps``)
 INTERPOLATION_METRICS = tuple(
-    f"{INTERPOLATION_PREFIX}{metric}/{statistic}"
+    f"{INTERPOLATION_PREFIX}{method}{metric}/{statistic}"
+    for method in ("", "refined/")
     for metric in ("smoothness", "nonlinearity")
     for statistic in ("mean_change_pct", "median_change_pct", "improved_features", "worse_features")
 )
@@ -85,6 +87,7 @@ class EvaluationSettings:
     latent_method: LatentMethod = "linear"
     categorical: CategoricalRule = "normalised"
     workers: int = 2
+    refine_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def _base_configs(value: Any, source: str) -> tuple[str, ...]:
     return tuple(paths)
 
 
-def _objectives(value: Any, source: str) -> tuple[Objective, ...]:
+def _objectives(value: Any, source: str, refine_steps: int) -> tuple[Objective, ...]:
     where = f"{source}: objectives"
     if not isinstance(value, list) or not value:
         raise SweepConfigError(f"{where}: expected a list such as [{{metric: val/loss, direction: minimize}}]")
@@ -182,6 +185,8 @@ def _objectives(value: Any, source: str) -> tuple[Objective, ...]:
         direction = entry.get("direction", "minimize")
         if direction not in get_args(Direction):
             raise SweepConfigError(f"{item}.direction: expected minimize or maximize, got {direction!r}")
+        if metric.startswith(f"{INTERPOLATION_PREFIX}refined/") and not refine_steps:
+            raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.refine_steps > 0")
         objectives.append(Objective(metric, direction))
     metrics = [o.metric for o in objectives]
     if len(set(metrics)) < len(metrics):
@@ -202,7 +207,7 @@ def _evaluation(value: Any, source: str) -> EvaluationSettings:
     for key, allowed in choices.items():
         if key in settings and settings[key] not in allowed:
             raise SweepConfigError(f"{where}.{key}: expected one of {', '.join(allowed)}, got {settings[key]!r}")
-    for key, least in (("max_pairs", 1), ("steps", 3), ("workers", 1)):
+    for key, least in (("max_pairs", 1), ("steps", 3), ("workers", 1), ("refine_steps", 0)):
         if key in settings and (_typed(settings[key], int, f"{where}.{key}", "a whole number") < least):
             raise SweepConfigError(f"{where}.{key}: must be at least {least}, got {settings[key]}")
     if settings.get("notes") is not None:
@@ -272,7 +277,8 @@ def parse_sweep(data: Any, source: str, text: str = "") -> SweepConfig:
     both = [p.key for p in parameters if p.key in overrides]
     if both:
         raise SweepConfigError(f"{source}: search_space.{both[0]}: also fixed in overrides (keep one)")
-    objectives = _objectives(data["objectives"], source)
+    evaluation = _evaluation(data.get("evaluation"), source)
+    objectives = _objectives(data["objectives"], source, evaluation.refine_steps)
     run_dir = _typed(data.get("run_dir", DEFAULT_RUN_DIR), str, f"{source}: run_dir",
                      f"a folder such as {DEFAULT_RUN_DIR}")
     try:
@@ -289,7 +295,7 @@ def parse_sweep(data: Any, source: str, text: str = "") -> SweepConfig:
     return SweepConfig(
         source=source, text=text, base_configs=_base_configs(data["base_config"], source),
         parameters=parameters, objectives=objectives, overrides=overrides,
-        evaluation=_evaluation(data.get("evaluation"), source),
+        evaluation=evaluation,
         sampler=_factory_spec(data.get("sampler"), SAMPLERS, "tpe", f"{source}: sampler"),
         pruner=_pruner(data.get("pruner"), objectives, source),
         run_dir=run_dir, heartbeat_interval=interval, grace_period=grace, study_name=study_name, n_trials=n_trials,

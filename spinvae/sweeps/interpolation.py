@@ -23,21 +23,25 @@ import numpy as np
 
 from spinvae.data.datamodule import read_manifest
 from spinvae.evaluation.report import write_results
-from spinvae.evaluation.run import REFERENCE, EvaluationConfig, run_evaluation
+from spinvae.evaluation.run import REFERENCE, REFINED, EvaluationConfig, run_evaluation
 from spinvae.sweeps.config import INTERPOLATION_PREFIX, EvaluationSettings
 
 MODEL = "model"
 
 
 def scores_from_summary(summary: dict[str, Any], method: str = MODEL) -> dict[str, float]:
-    """``interpolation/<metric>/<statistic>`` of ``method`` in a :func:`write_results` summary,
+    """``interpolation/<metric>/<statistic>`` of ``method`` in a :func:`write_results` summary, and
+    ``interpolation/refined/<metric>/<statistic>`` of ``method+refined`` where the summary has it,
     averaged over the rendered notes."""
     scores: dict[str, list[float]] = {}
     for per_method in summary["notes"].values():
-        for metric in ("smoothness", "nonlinearity"):
-            result = per_method[method][metric]
-            for statistic in ("mean_change_pct", "median_change_pct", "improved_features", "worse_features"):
-                scores.setdefault(f"{INTERPOLATION_PREFIX}{metric}/{statistic}", []).append(float(result[statistic]))
+        for name, prefix in ((method, INTERPOLATION_PREFIX), (method + REFINED, f"{INTERPOLATION_PREFIX}refined/")):
+            if name not in per_method:
+                continue
+            for metric in ("smoothness", "nonlinearity"):
+                result = per_method[name][metric]
+                for statistic in ("mean_change_pct", "median_change_pct", "improved_features", "worse_features"):
+                    scores.setdefault(f"{prefix}{metric}/{statistic}", []).append(float(result[statistic]))
     return {name: float(np.mean(values)) for name, values in scores.items()}
 
 
@@ -78,6 +82,7 @@ def interpolation_scores(checkpoint: str, data_dir: str, transform: dict[str, An
         data=data_dir, out=str(out), split=settings.split, checkpoints={MODEL: checkpoint}, steps=settings.steps,
         max_pairs=settings.max_pairs, notes=settings.notes, latent_method=settings.latent_method,
         categorical=settings.categorical, workers=settings.workers, latent_report=False,
+        refine_steps=settings.refine_steps,
     )
     features = read_manifest(data_dir).get("features")
     if reference_cache is not None and features and transform == features["attributes"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from spinvae.cli.main import main
@@ -21,7 +22,11 @@ def test_quickstart_writes_model_report_and_bank_and_resumes(tmp_path, monkeypat
     checkpoint = tmp_path / "experiments" / "runs" / "quickstart" / "run" / "checkpoints" / "last.ckpt"
     for path in (checkpoint, report / "report.html", report / "summary.json"):
         assert path.is_file() and f"{path.relative_to(tmp_path)}" in printed
-    assert "| model    | 56:75" in printed  # the result table
+    assert re.search(r"\| model +\| 56:75", printed) and re.search(r"\| model\+refined +\| 56:75", printed)  # the table
+    # the model with refined ends is its own method beside the reference protocol's
+    summary = json.loads((report / "summary.json").read_text())
+    assert set(summary["notes"]["56:75"]) == {"reference", "model", "model+refined"}
+    assert summary["refinement"]["model+refined"]["n_presets"] > 0
     html = (report / "report.html").read_text()
     assert "data:audio/wav;base64," in html and "data:image/png;base64," in html
     bank = read_sysex(report / "interpolation" / "interpolation.syx")

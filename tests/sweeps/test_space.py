@@ -103,6 +103,9 @@ def smoke() -> dict:
     ({"evaluation": {"notes": ["56-75"]}}, "evaluation.notes: --notes: '56-75' is not NOTE:VELOCITY"),
     ({"run_dir": "runs/{name}"}, "run_dir: 'runs/{name}' may hold {study}"),
     ({"heartbeat": {"interval": 10, "grace_period": 5}}, "heartbeat: needs interval >= 1 and grace_period > interval"),
+    ({"objectives": [{"metric": "interpolation/refined/smoothness/mean_change_pct"}]},
+     "objectives[0].metric: interpolation/refined/smoothness/mean_change_pct needs evaluation.refine_steps > 0"),
+    ({"evaluation": {"refine_steps": -1}}, "evaluation.refine_steps: must be at least 0"),
 ])
 def test_a_bad_sweep_is_a_one_line_error_naming_the_file_and_the_key(change, message):
     with pytest.raises(SweepConfigError) as error:
@@ -121,6 +124,9 @@ def test_the_example_sweeps_load(monkeypatch):
     multi = load_sweep("experiments/sweeps/cpu_interpolation.yaml")
     assert multi.directions == ["minimize", "minimize"] and multi.pruner is None and multi.needs_evaluation
     assert load_sweep("experiments/sweeps/smoke.yaml").pruner is None
+    refined = load_sweep("experiments/sweeps/cpu_refined.yaml")
+    assert refined.evaluation.refine_steps > 0 and all(m.startswith("interpolation/refined/")
+                                                       for m in refined.metric_names)
 
 
 def test_a_missing_or_invalid_yaml_file_is_a_clear_error(tmp_path):
@@ -129,3 +135,22 @@ def test_a_missing_or_invalid_yaml_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.yaml").write_text("search_space: {a: [1, 2}\n")
     with pytest.raises(SweepConfigError, match="bad.yaml: not valid YAML"):
         load_sweep(tmp_path / "bad.yaml")
+
+
+def test_refined_scores_are_read_beside_the_plain_ones_and_averaged_over_notes():
+    from spinvae.sweeps.config import INTERPOLATION_METRICS
+    from spinvae.sweeps.interpolation import scores_from_summary
+
+    def result(value: float) -> dict:
+        return {m: {"mean_change_pct": value, "median_change_pct": value / 2, "improved_features": 3,
+                    "worse_features": 1} for m in ("smoothness", "nonlinearity")}
+
+    summary = {"notes": {"56:75": {"reference": {}, "model": result(10.0), "model+refined": result(-4.0)},
+                         "48:100": {"reference": {}, "model": result(20.0), "model+refined": result(-8.0)}}}
+    scores = scores_from_summary(summary)
+    assert set(scores) == set(INTERPOLATION_METRICS)
+    assert scores["interpolation/smoothness/mean_change_pct"] == 15.0
+    assert scores["interpolation/refined/nonlinearity/mean_change_pct"] == -6.0
+    assert scores["interpolation/refined/smoothness/median_change_pct"] == -3.0
+    del summary["notes"]["56:75"]["model+refined"], summary["notes"]["48:100"]["model+refined"]
+    assert not any("refined" in name for name in scores_from_summary(summary))
