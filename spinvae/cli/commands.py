@@ -175,11 +175,13 @@ def evaluate(args: Any) -> None:
         raise UserError("evaluate: --method reference takes no --ckpt (the reference is evaluated with every model)")
     if not (Path(args.data) / MANIFEST).exists():
         raise UserError(f"{args.data}: no {MANIFEST}; build it first with `spinvae data build`")
+    if args.refine_weight < 0:
+        raise UserError(f"--refine-weight {args.refine_weight}: give 0 or more")
     config = EvaluationConfig(
         data=args.data, out=args.out, split=args.split, checkpoints=checkpoints, steps=args.steps,
         max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
-        refine_steps=refine_steps_option(args.refine_steps),
+        refine_steps=refine_steps_option(args.refine_steps), refine_weight=args.refine_weight,
     )
     run_evaluation(config, progress=args.progress)
     write_results(args.out)

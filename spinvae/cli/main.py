@@ -26,7 +26,10 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 
 from spinvae.sweeps.cli import SWEEP_COMMANDS, add_sweep_subcommands, run_sweep_command
 
-REFINE_STEPS = 200  # the default budget of latent refinement (spinvae.interpolation.refine.RefineConfig)
+# the defaults of latent refinement (spinvae.interpolation.refine.RefineConfig, not imported here: torch is slow
+# to import for a command's --help)
+REFINE_STEPS = 200
+REFINE_WEIGHT = 0.1
 
 
 def _data_build_parser() -> ArgumentParser:
@@ -109,6 +112,9 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--refine-steps", type=int, default=0,
                           help="N > 0: also evaluate each model with its ends' latent codes refined for up to N "
                                "steps, as NAME+refined beside NAME (the reference protocol); 0: the protocol alone")
+    evaluate.add_argument("--refine-weight", type=float, default=REFINE_WEIGHT,
+                          help="the refinement's posterior weight: smaller gives more exact ends from codes "
+                               "further from the encoder's (docs/evaluation.md)")
     evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     evaluate.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     commands.add_subcommand("evaluate", evaluate, help="evaluate interpolations (smoothness, linearity)")

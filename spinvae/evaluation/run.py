@@ -57,6 +57,8 @@ class EvaluationConfig:
         refine_steps: with N > 0, each model is evaluated twice: ``NAME`` as in the reference protocol
             (ends decoded from the encoder means) and ``NAME+refined``, whose ends are codes refined
             for up to N steps (:mod:`spinvae.interpolation.refine`); 0: the protocol alone.
+        refine_weight: the refinement's posterior weight (smaller: more exact ends, codes further
+            from the encoder's).
     """
 
     data: str
@@ -72,6 +74,7 @@ class EvaluationConfig:
     workers: int = 2
     latent_report: bool = True
     refine_steps: int = 0
+    refine_weight: float = RefineConfig.posterior_weight
 
 
 def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None) -> pd.DataFrame:
@@ -120,7 +123,7 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
     manifest = read_manifest(config.data)
     pairs = evaluation_pairs(config.data, config.split, config.max_pairs)
     models = {name: load_model(path) for name, path in config.checkpoints.items()}
-    refine = RefineConfig(steps=config.refine_steps)
+    refine = RefineConfig(steps=config.refine_steps, posterior_weight=config.refine_weight)
     if models:
         transform = AttributeTransform.from_dict(next(iter(models.values())).data_info["attribute_transform"])
     elif manifest.get("features"):

@@ -68,3 +68,9 @@ def test_refined_paths_start_and_end_on_the_presets_they_reproduce(module, tiny_
 def test_negative_steps_are_refused(module, tiny_dataset):
     with pytest.raises(ValueError, match="steps must be >= 0"):
         refined_codes(module, _values(tiny_dataset, module)[:2], RefineConfig(steps=-1))
+
+
+def test_the_command_line_defaults_are_the_refinement_defaults():
+    from spinvae.cli.main import REFINE_STEPS, REFINE_WEIGHT
+
+    assert RefineConfig() == RefineConfig(steps=REFINE_STEPS, posterior_weight=REFINE_WEIGHT)
