@@ -20,7 +20,7 @@ install-test:
 # the main job: build a dataset, train the cpu model, evaluate interpolation, write the HTML report and
 # a morph bank (spinvae quickstart); `make run SYX=my_cartridges/` on your own .syx files
 run: install
-	spinvae quickstart $(if $(SYX),--syx $(SYX))
+	spinvae quickstart $(if $(SYX),--files $(SYX))
 
 test: install-test
 	$(PYTHON) -m pytest

@@ -22,9 +22,10 @@ import torch
 
 from spinvae.audio.mel import MelSettings, mel_spectrogram
 from spinvae.data.build import BuildConfig, build_dataset, collect_presets, deduplicate
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.data.datamodule import PresetDataset
 from spinvae.synth.base import RenderSettings
-from spinvae.synth.render import render_presets
+from spinvae.synth.dx7.render import render_presets
 
 SHARED_DX7 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dx7"
 
@@ -53,9 +54,9 @@ def main() -> None:
     args = parser.parse_args()
 
     source = "real DX7 banks" if SHARED_DX7.is_dir() else "procedural presets"
-    config = BuildConfig(syx=(str(SHARED_DX7),)) if SHARED_DX7.is_dir() else BuildConfig(procedural=args.n)
+    config = BuildConfig(presets=(str(SHARED_DX7),)) if SHARED_DX7.is_dir() else BuildConfig(procedural=args.n)
     collected = collect_presets(config, log=lambda *_: None)
-    presets = collected.params[deduplicate(collected.params)]
+    presets = collected.params[deduplicate(collected.params, DX7_SCHEMA)]
     sample = presets[np.random.default_rng(0).permutation(len(presets))[: args.n]]
     settings = RenderSettings()
     figures: dict[str, float] = {"n": len(sample)}
@@ -80,10 +81,10 @@ def main() -> None:
         sub_config = BuildConfig(procedural=args.n) if not SHARED_DX7.is_dir() else None
         if sub_config is None:
             # a build of the sampled real voices: write them as banks so the build reads .syx as usual
-            from spinvae.presets.sysex import write_banks
+            from spinvae.synth.dx7.sysex import write_banks
 
             write_banks(sample, tmp / "syx" / "sample.syx")
-            sub_config = BuildConfig(syx=(str(tmp / "syx"),))
+            sub_config = BuildConfig(presets=(str(tmp / "syx"),))
         t0 = time.perf_counter()
         manifest = build_dataset(subset, sub_config, log=lambda *_: None, progress=False)
         build_s = time.perf_counter() - t0
@@ -100,7 +101,7 @@ def main() -> None:
         figures["augmented_item_ms"] = timed(lambda: [augmented[i] for i in range(200)], repeat=1) / 200 * 1e3
         if args.full and SHARED_DX7.is_dir():
             t0 = time.perf_counter()
-            full = build_dataset(tmp / "full", BuildConfig(syx=(str(SHARED_DX7),)), log=lambda *_: None, progress=True)
+            full = build_dataset(tmp / "full", BuildConfig(presets=(str(SHARED_DX7),)), log=lambda *_: None, progress=True)
             figures |= {
                 "full_build_s": time.perf_counter() - t0,
                 "full_n_unique": full["n_unique"],

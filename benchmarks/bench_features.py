@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from spinvae.data.build import BuildConfig, collect_presets, deduplicate
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.features.audio_commons import audio_commons_features
 from spinvae.data.spectrograms import features_in_processes
 from spinvae.features.extract import compute_features
 from spinvae.features.timbre_toolbox import timbre_toolbox_features
-from spinvae.synth.render import render_presets
+from spinvae.synth.dx7.render import render_presets
 
 SHARED_DX7 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dx7"
 
@@ -43,9 +44,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    config = BuildConfig(syx=(str(SHARED_DX7),)) if SHARED_DX7.is_dir() else BuildConfig(procedural=4 * args.n)
+    config = BuildConfig(presets=(str(SHARED_DX7),)) if SHARED_DX7.is_dir() else BuildConfig(procedural=4 * args.n)
     collected = collect_presets(config, log=lambda *_: None)
-    presets = collected.params[deduplicate(collected.params)]
+    presets = collected.params[deduplicate(collected.params, DX7_SCHEMA)]
     audio = render_presets(presets[np.random.default_rng(0).permutation(len(presets))[: 2 * args.n]], workers=2)[:, 0]
     audio = audio[10 * np.log10(np.mean(audio.astype(np.float64) ** 2, axis=1) + 1e-30) > -60][: args.n]
     sr = 16000

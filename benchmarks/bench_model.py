@@ -46,7 +46,7 @@ def measure(config_path: str, batch: int, steps: int, threads: int, compile: boo
     import spinvae
     from spinvae.model.tokens import TokenLayout
     from spinvae.model.vae import SpinVAE, VAEConfig
-    from spinvae.presets.dx7 import DX7_SCHEMA
+    from spinvae.synth.dx7.schema import DX7_SCHEMA
     from spinvae.training.objective import LossConfig, attribute_term, total_loss
 
     torch.set_num_threads(threads)

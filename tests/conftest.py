@@ -34,7 +34,7 @@ def factory_banks(real_bank_files) -> list[Path]:
 @pytest.fixture(scope="session")
 def factory_voices(factory_banks) -> np.ndarray:
     """(1024, 155) voices of the factory banks."""
-    from spinvae.presets.sysex import read_sysex
+    from spinvae.synth.dx7.sysex import read_sysex
 
     return np.concatenate([read_sysex(f).params for f in factory_banks])
 

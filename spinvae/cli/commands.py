@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spinvae.audio.mel import MelSettings
-from spinvae.data.build import MANIFEST, BuildConfig, BuildError, build_dataset
-from spinvae.presets.sysex import SysexError, read_preset
-from spinvae.synth.base import RenderSettings
+from spinvae.data.build import BuildConfig, BuildError, build_dataset
+from spinvae.data.manifest import MANIFEST, DatasetManifest, ManifestError, read_manifest
+from spinvae.synth.base import RenderSettings, Synth
+from spinvae.synth.base import parse_notes as parse_note_pairs
+from spinvae.synth.registry import get_synth
 
 
-class UserError(Exception):
-    """Bad input from the command line: printed as one line, exit status 2."""
+from spinvae.errors import UserError
+
+
+def synth_option(name: str | None) -> Synth:
+    """The synth of ``--synth NAME`` (None: the default synth); a UserError naming the known ones."""
+    try:
+        return get_synth(name)
+    except ValueError as err:
+        raise UserError(f"--synth: {err}") from None
 
 
 def parse_notes(pairs: list[str]) -> tuple[tuple[int, int], ...]:
-    """``["56:75", "48:100"]`` -> ((56, 75), (48, 100))."""
-    notes = []
-    for pair in pairs:
-        try:
-            note, velocity = (int(x) for x in pair.split(":"))
-        except ValueError:
-            raise UserError(f"--notes: {pair!r} is not NOTE:VELOCITY (for example 56:75)") from None
-        notes.append((note, velocity))
-    return tuple(notes)
+    """``["56:75", "48:100"]`` -> ((56, 75), (48, 100)); a UserError for the option ``--notes``."""
+    try:
+        return parse_note_pairs(pairs)
+    except ValueError as err:
+        raise UserError(f"--notes: {err}") from None
 
 
 def data_build(args: Any) -> dict[str, Any]:
     try:
         config = BuildConfig(
-            syx=tuple(args.syx),
+            synth=args.synth,
+            presets=tuple(args.presets),
             procedural=args.procedural,
             seed=args.seed,
             render=RenderSettings(args.sample_rate, parse_notes(args.notes), args.note_duration, args.duration),
@@ -48,19 +54,23 @@ def data_build(args: Any) -> dict[str, Any]:
         manifest = build_dataset(args.out, config, progress=args.progress)
     except (BuildError, ValueError) as err:
         raise UserError(str(err)) from None
-    print(format_summary(Path(args.out), manifest))
+    print(format_summary(Path(args.out), read_manifest(args.out)))
     return manifest
 
 
 def data_info(folder: str) -> None:
-    path = Path(folder) / MANIFEST
-    if not path.exists():
+    if not (Path(folder) / MANIFEST).exists():
         raise UserError(f"{folder}: no {MANIFEST} (not a built dataset, or its build has not finished)")
-    print(format_summary(Path(folder), json.loads(path.read_text())))
+    try:
+        manifest = read_manifest(folder)
+    except ManifestError as err:
+        raise UserError(str(err)) from None
+    print(format_summary(Path(folder), manifest))
 
 
-def format_summary(folder: Path, manifest: dict[str, Any]) -> str:
+def format_summary(folder: Path, dataset: DatasetManifest) -> str:
     """Counts per split, exclusions by reason, sources and disk size of a built dataset."""
+    manifest = dataset.raw
     disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     splits = manifest["splits"]
     settings = manifest["settings"]
@@ -69,10 +79,10 @@ def format_summary(folder: Path, manifest: dict[str, Any]) -> str:
     n_files = sum(1 for s in sources if not s["path"].startswith("procedural"))
     n_bad = sum(1 for s in sources if s.get("error"))
     lines = [
-        f"dataset {folder}",
+        f"dataset {folder} ({dataset.synth} presets)",
         f"  presets     {manifest['n_presets']:>7}  (train {splits['train']}, valid {splits['valid']}, test {splits['test']})",
         f"  voices read {manifest['n_voices_read']:>7}  ({manifest['n_duplicates']} duplicates removed, {manifest['n_unique']} unique)",
-        f"  sources     {n_files:>7} .syx files ({n_bad} unreadable)"
+        f"  sources     {n_files:>7} preset files ({n_bad} unreadable)"
         + "".join(f" + {s['n_voices']} {s['path']}" for s in sources if s["path"].startswith("procedural")),
         f"  excluded    {len(manifest['excluded']):>7}"
         + "".join(f"  {reason}: {count}" for reason, count in sorted(manifest["excluded_by_reason"].items())),
@@ -96,14 +106,13 @@ def format_summary(folder: Path, manifest: dict[str, Any]) -> str:
 def render(args: Any) -> None:
     import soundfile
 
-    from spinvae.synth.dexed import DexedSynth
-
+    synth = synth_option(args.synth)
     try:
-        preset = read_preset(args.preset)
+        preset, _ = synth.read_preset(args.preset)
         settings = RenderSettings(args.sample_rate, ((args.note, args.velocity),), args.note_duration, args.duration)
-    except (SysexError, ValueError) as err:
+    except ValueError as err:  # PresetFileError among them
         raise UserError(str(err)) from None
-    audio = DexedSynth(settings.sample_rate).render(preset, args.note, args.velocity, settings.note_duration, settings.duration)
+    audio = synth.render(preset[None], settings)[0, 0]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(args.out, audio, settings.sample_rate, subtype="FLOAT")
     print(f"wrote {args.out} ({len(audio) / settings.sample_rate:.2f} s, note {args.note}, velocity {args.velocity})")
@@ -175,13 +184,17 @@ def evaluate(args: Any) -> None:
         raise UserError("evaluate: --method reference takes no --ckpt (the reference is evaluated with every model)")
     if not (Path(args.data) / MANIFEST).exists():
         raise UserError(f"{args.data}: no {MANIFEST}; build it first with `spinvae data build`")
+    try:
+        read_manifest(args.data)
+    except ManifestError as err:
+        raise UserError(str(err)) from None
     if args.refine_weight < 0:
         raise UserError(f"--refine-weight {args.refine_weight}: give 0 or more")
     config = EvaluationConfig(
         data=args.data, out=args.out, split=args.split, checkpoints=checkpoints, steps=args.steps,
         max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
-        refine_steps=refine_steps_option(args.refine_steps), refine_weight=args.refine_weight,
+        refine_steps=refine_steps_option(args.refine_steps), refine_weight=args.refine_weight, anchor=args.anchor,
     )
     run_evaluation(config, progress=args.progress)
     write_results(args.out)
@@ -189,55 +202,110 @@ def evaluate(args: Any) -> None:
     print(f"wrote {args.out}/trajectories.csv, metrics.csv, summary.json, report.md")
 
 
-def resolve_preset(reference: str, data: str | None) -> tuple[np.ndarray, str]:
-    """Learnable values (L,) uint8 and a label of ``BANK.syx:INDEX`` or of a dataset uid (with ``data``)."""
+def resolve_preset(reference: str, data: str | None, synth: Synth) -> tuple[np.ndarray, str]:
+    """Learnable values (L,) uint8 of ``synth`` and a label, from ``FILE:INDEX`` or ``FILE`` (a preset
+    file of the synth) or a dataset uid (with ``data``)."""
     import pandas as pd
 
     from spinvae.data.build import PRESETS
-    from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
 
-    path, sep, _ = reference.rpartition(":")
-    if sep and Path(path).is_file():
+    path = reference.rpartition(":")[0] if ":" in reference else reference
+    if Path(path).is_file() or Path(reference).is_file():
         try:
-            preset = read_preset(reference)
-        except (SysexError, ValueError) as err:
+            preset, name = synth.read_preset(reference)
+        except ValueError as err:
             raise UserError(str(err)) from None
-        label = f"{Path(path).name}:{reference.rpartition(':')[2]} ({voice_name(preset).strip()})"
-        return DX7_SCHEMA.learnable(DX7_SCHEMA.canonical(preset)), label
+        label = f"{Path(reference).name} ({name})" if name else Path(reference).name
+        return synth.schema.learnable(synth.schema.canonical(preset)), label
     if data is None:
-        raise UserError(f"{reference}: not a BANK.syx:INDEX of an existing file (give --data DIR to use dataset uids)")
+        raise UserError(f"{reference}: not a FILE:INDEX of an existing preset file (give --data DIR to use dataset uids)")
+    try:
+        manifest = read_manifest(data)
+    except ManifestError as err:
+        raise UserError(str(err)) from None
+    if manifest.synth != synth.name:
+        raise UserError(f"{data}: a dataset of the {manifest.synth} synth, and the presets asked for are {synth.name}'s")
     table = pd.read_parquet(Path(data) / PRESETS).set_index("uid")
     if reference not in table.index:
         raise UserError(f"{reference}: no such preset uid in {data}")
     row = table.loc[reference]
-    return row[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8), f"{reference} ({row['name'].strip()})"
+    return row[list(synth.schema.learnable_names)].to_numpy(dtype=np.uint8), f"{reference} ({row['name'].strip()})"
 
 
 def interpolate(args: Any) -> None:
     """Write one morph between two presets: bank, WAVs, picture."""
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import end_codes, paths_between, render_settings
-    from spinvae.interpolation.paths import parameter_path
+    from spinvae.interpolation.paths import parameter_path, positions
     from spinvae.interpolation.refine import RefineConfig
-    from spinvae.presets.dx7 import DX7_SCHEMA
 
-    start, start_label = resolve_preset(args.start, args.data)
-    end, end_label = resolve_preset(args.end, args.data)
-    ends_note = ""
+    if args.steps < 2:
+        raise UserError(f"--steps {args.steps}: a morph needs at least 2 steps (both ends)")
+    try:
+        u = positions(args.steps, args.extrapolate)
+    except ValueError as err:
+        raise UserError(f"--extrapolate {args.extrapolate}: {err}") from None
     if args.method == "model":
         if not args.ckpt:
             raise UserError("interpolate: give --ckpt CKPT, or --method reference")
         module = _load(args.ckpt)
-        z, refinement = end_codes(module, np.stack([start, end]), RefineConfig(steps=refine_steps_option(args.refine_steps)))
-        values = paths_between(module, z[:1], z[1:], args.steps, args.latent)[0]
-        render, mel = render_settings(module)
-        ends_note = "\n" + ends_exactness(values[[0, -1]], np.stack([start, end]), ("start", "end"), refinement)
+        synth = module.synth
+        if args.synth not in (None, synth.name):
+            raise UserError(f"--synth {args.synth}: {args.ckpt} is a model of the {synth.name} synth")
     else:
-        values = parameter_path(start, end, args.steps, DX7_SCHEMA, args.categorical)
+        synth = synth_option(args.synth)
+    if synth.bank_size is not None and len(u) > synth.bank_size:
+        raise UserError(f"--steps {args.steps} --extrapolate {args.extrapolate}: {len(u)} steps, and a {synth.name} "
+                        f"bank holds {synth.bank_size}")
+    start, start_label = resolve_preset(args.start, args.data, synth)
+    end, end_label = resolve_preset(args.end, args.data, synth)
+    ends = np.flatnonzero(np.isclose(u, 0) | np.isclose(u, 1))  # where the two presets are on the path
+    ends_note = ""
+    if args.method == "model":
+        z, refinement = end_codes(module, np.stack([start, end]), RefineConfig(steps=refine_steps_option(args.refine_steps)),
+                                  args.workers)
+        values = paths_between(module, z[:1], z[1:], args.steps, args.latent, args.extrapolate)[0]
+        render, mel = render_settings(module)
+        ends_note = "\n" + ends_exactness(values[ends], np.stack([start, end]), ("start", "end"), refinement)
+    else:
+        values = parameter_path(start, end, args.steps, synth.schema, args.categorical or synth.reference_categorical,
+                                args.extrapolate)
         render, mel = RenderSettings(), MelSettings()
     title = f"{args.method}: {start_label} -> {end_label}"
-    files = write_sequence(args.out, values, render, mel, prefix="MORPH ", title=title)
-    print(f"{title}: {args.steps} steps{ends_note}\nwrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}")
+    files = write_sequence(args.out, values, render, mel, prefix="MORPH ", title=title, synth=synth,
+                           workers=args.workers)
+    trend = ""
+    if len(u) > args.steps:
+        trend = "\n" + extrapolation_trend(synth, values, u, render, mel, Path(args.out) / "attributes.csv", args.workers)
+    print(f"{title}: {len(u)} steps, u from {u[0]:g} to {u[-1]:g}{ends_note}{trend}\n"
+          f"wrote {files[0]}, {len(values)} WAVs, {files[-1]}")
+
+
+def extrapolation_trend(synth: Synth, values: np.ndarray, u: np.ndarray, render: RenderSettings, mel: MelSettings,
+                        out: Path, workers: int = 2) -> str:
+    """Whether the timbre features keep, beyond the ends, the direction they move in between them.
+
+    Writes ``out`` (one row per step: ``u`` and the 53 raw features of the first note) and returns one
+    line: of the features that move between the ends (by more than 1 % of their range on the path),
+    how many keep moving the same way past the end (u > 1) and before the start (u < 0).
+    """
+    import pandas as pd
+
+    from spinvae.features.extract import FEATURE_NAMES
+
+    features = _raw_features(synth, values, render, mel, workers)[:, 0]  # (T, 53)
+    pd.DataFrame(features, columns=FEATURE_NAMES).assign(u=u)[["u", *FEATURE_NAMES]].to_csv(out, index=False)
+    first, last = int(np.flatnonzero(np.isclose(u, 0))[0]), int(np.flatnonzero(np.isclose(u, 1))[0])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a feature NaN at every step (a noise without pitch)
+        inside = features[last] - features[first]
+        spread = np.nanmax(features, axis=0) - np.nanmin(features, axis=0)
+        moving = np.isfinite(inside) & (np.abs(inside) > 0.01 * spread)
+        beyond_end = np.sign(features[-1] - features[last]) == np.sign(inside)
+        before_start = np.sign(features[first] - features[0]) == np.sign(inside)
+    n = int(moving.sum())
+    return (f"beyond the ends: of {n} features that move between them, {int((beyond_end & moving).sum())} keep their "
+            f"direction past the end and {int((before_start & moving).sum())} before the start (per step: {out})")
 
 
 def ends_exactness(decoded: np.ndarray, wanted: np.ndarray, labels: tuple[str, ...], refinement) -> str:
@@ -263,7 +331,6 @@ def edit(args: Any) -> None:
     import scipy.stats
     import torch
 
-    from spinvae.features.attributes import AttributeTransform
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import decode_latents, end_codes, render_settings
     from spinvae.interpolation.refine import RefineConfig
@@ -272,8 +339,9 @@ def edit(args: Any) -> None:
     if args.attribute not in module.attribute_names:
         raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
                         f"{', '.join(module.attribute_names) or 'none'}")
-    values, label = resolve_preset(args.preset, args.data)
-    codes, refinement = end_codes(module, values[None], RefineConfig(steps=refine_steps_option(args.refine_steps)))
+    values, label = resolve_preset(args.preset, args.data, module.synth)
+    codes, refinement = end_codes(module, values[None], RefineConfig(steps=refine_steps_option(args.refine_steps)),
+                                  args.workers)
     mu = codes[0]
     a, chunk = module.attribute_names.index(args.attribute), module.loss_config.chunk
     offsets = torch.linspace(-args.amount, args.amount, args.steps)
@@ -282,9 +350,10 @@ def edit(args: Any) -> None:
     presets = decode_latents(module, z)
     render, mel = render_settings(module)
     files = write_sequence(args.out, presets, render, mel, prefix=args.attribute.split("_")[1][:6] + " ",
-                           title=f"{args.attribute} {-args.amount:+g} .. {args.amount:+g}: {label}")
-    transform = AttributeTransform.from_dict(module.data_info["attribute_transform"])
-    measured = transform.apply(_raw_features(presets, render, mel))[:, 0, transform.kept.index(args.attribute)]
+                           title=f"{args.attribute} {-args.amount:+g} .. {args.amount:+g}: {label}", synth=module.synth,
+                           workers=args.workers)
+    transform = module.data.attribute_transform
+    measured = transform.apply(_raw_features(module.synth, presets, render, mel, args.workers))[:, 0, transform.kept.index(args.attribute)]
     table = pd.DataFrame({"step": np.arange(1, args.steps + 1), "latent_offset": offsets.numpy(),
                           args.attribute: measured})
     table.to_csv(Path(args.out) / "attribute.csv", index=False)
@@ -299,12 +368,13 @@ def edit(args: Any) -> None:
     print(f"wrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}, {Path(args.out) / 'attribute.csv'}")
 
 
-def _raw_features(values: np.ndarray, render: RenderSettings, mel: MelSettings) -> np.ndarray:
-    """Raw features (T, n_notes, 53) of learnable values (T, L)."""
+def _raw_features(synth: Synth, values: np.ndarray, render: RenderSettings, mel: MelSettings,
+                  workers: int) -> np.ndarray:
+    """Raw features (T, n_notes, 53) of learnable values (T, L) of ``synth``."""
     from spinvae.data.spectrograms import analyse_presets
-    from spinvae.presets.dx7 import DX7_SCHEMA
 
-    return analyse_presets(DX7_SCHEMA.from_learnable(values), render, mel, workers=2, features=True).features
+    return analyse_presets(synth.schema.from_learnable(values), render, mel, workers=workers, features=True,
+                           synth=synth).features
 
 
 def _load(checkpoint: str):

@@ -1,17 +1,17 @@
 """The ``spinvae`` command: one entry point, one subcommand per job.
 
-- ``spinvae data build``: build a dataset (renders, spectrograms, splits) from .syx files
+- ``spinvae data build``: build a dataset (renders, spectrograms, splits) from preset files
   and/or the procedural generator; ``--config datasets/<recipe>.yaml`` reads a recipe.
 - ``spinvae data info DIR``: counts per split, exclusions, sources, disk size.
-- ``spinvae render --preset BANK.syx:INDEX --out x.wav``: render one voice.
+- ``spinvae render --preset FILE:INDEX --out x.wav``: render one preset.
 - ``spinvae features FILE.wav ... --out features.csv``: the 53 timbre features of audio files.
 - ``spinvae evaluate --data DIR --out OUT --ckpt CKPT``: interpolation smoothness and linearity
   of models against parameter interpolation.
 - ``spinvae interpolate --ckpt CKPT --start A --end B --out DIR``: one morph as a bank, WAVs, a picture;
   ``spinvae edit --ckpt CKPT --preset A --attribute NAME --out DIR``: a timbre knob.
-- ``spinvae quickstart [--syx DIR]``: the main job (dataset, training, evaluation, report, morph bank).
+- ``spinvae quickstart [--synth NAME] [--files DIR]``: the main job (dataset, training, evaluation, report, morph bank).
 - ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
-  (LightningCLI, :mod:`spinvae.cli.train`).
+  (LightningCLI, :mod:`spinvae.training.cli`).
 - ``spinvae sweep --config experiments/sweeps/<name>.yaml``: a hyper-parameter sweep (Optuna; resumable,
   several workers per study); ``spinvae sweep-report --study-name NAME --out DIR``: its trials, plots and
   best config (:mod:`spinvae.sweeps`, ``docs/sweeps.md``).
@@ -20,42 +20,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Literal
+from typing import Literal, Optional
 
-from jsonargparse import ActionConfigFile, ArgumentParser
+from jsonargparse import ArgumentParser
 
+from spinvae.cli.parsers import data_build_parser
 from spinvae.sweeps.cli import SWEEP_COMMANDS, add_sweep_subcommands, run_sweep_command
+from spinvae.synth.registry import DEFAULT_SYNTH, SYNTHS
 
 # the defaults of latent refinement (spinvae.interpolation.refine.RefineConfig, not imported here: torch is slow
 # to import for a command's --help)
 REFINE_STEPS = 200
 REFINE_WEIGHT = 0.1
-
-
-def _data_build_parser() -> ArgumentParser:
-    p = ArgumentParser(description="Build a dataset of presets, renders and mel-spectrograms.")
-    p.add_argument("--config", action=ActionConfigFile, help="a dataset recipe (YAML), e.g. datasets/default.yaml")
-    p.add_argument("--out", type=str, required=True, help="output folder")
-    p.add_argument("--syx", type=str, nargs="+", default=[], help="DX7 .syx files or folders (searched recursively)")
-    p.add_argument("--procedural", type=int, default=0, help="number of presets from the procedural generator")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generator and of the split")
-    p.add_argument("--notes", type=str, nargs="+", default=["56:75"], help="NOTE:VELOCITY pairs rendered per preset")
-    p.add_argument("--sample-rate", type=int, default=16000, help="Hz")
-    p.add_argument("--note-duration", type=float, default=3.0, help="seconds the note is held")
-    p.add_argument("--duration", type=float, default=4.0, help="seconds rendered")
-    p.add_argument("--n-mels", type=int, default=257, help="mel bands")
-    p.add_argument("--n-fft", type=int, default=1024, help="STFT size (samples)")
-    p.add_argument("--hop-length", type=int, default=256, help="STFT hop (samples)")
-    p.add_argument("--silence-db", type=float, default=-60.0, help="exclude renders below this RMS level (dBFS)")
-    p.add_argument("--chunk-size", type=int, default=256, help="presets per stored chunk (unit of resumption)")
-    p.add_argument("--workers", type=int, default=2, help="rendering threads")
-    p.add_argument("--features", type=bool, default=True, help="compute the 53 timbre features and the attributes")
-    p.add_argument("--ac-backend", type=Literal["native", "timbral_models"], default="native",
-                   help="Audio Commons implementation: spinvae's own, or the original package (slow)")
-    p.add_argument("--attributes", type=str, nargs="+", default=None,
-                   help="force this list of attributes instead of the |Spearman| > 0.9 filter")
-    p.add_argument("--progress", type=bool, default=True, help="show a progress bar")
-    return p
 
 
 TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -71,20 +47,21 @@ def build_parser() -> ArgumentParser:
     data = ArgumentParser(description="Datasets: build and inspect.")
     commands.add_subcommand("data", data, help="build and inspect datasets")
     data_commands = data.add_subcommands()
-    data_commands.add_subcommand("build", _data_build_parser(), help="build a dataset")
+    data_commands.add_subcommand("build", data_build_parser(), help="build a dataset")
     info = ArgumentParser(description="Summarise a built dataset.")
     info.add_argument("dir", type=str, help="dataset folder")
     data_commands.add_subcommand("info", info, help="summarise a built dataset")
 
-    render = ArgumentParser(description="Render one DX7 voice to a WAV file.")
-    render.add_argument("--preset", type=str, required=True, help="BANK.syx:INDEX (INDEX 0-based)")
+    render = ArgumentParser(description="Render one preset to a WAV file.")
+    render.add_argument("--preset", type=str, required=True, help="FILE:INDEX (INDEX 0-based) or FILE, a preset file of the synth")
+    render.add_argument("--synth", type=str, default=DEFAULT_SYNTH, help=f"the synth: {' or '.join(SYNTHS)}")
     render.add_argument("--out", type=str, required=True, help="output .wav")
     render.add_argument("--note", type=int, default=56, help="MIDI note")
     render.add_argument("--velocity", type=int, default=75, help="MIDI velocity")
     render.add_argument("--sample-rate", type=int, default=16000, help="Hz")
     render.add_argument("--note-duration", type=float, default=3.0, help="seconds the note is held")
     render.add_argument("--duration", type=float, default=4.0, help="seconds rendered")
-    commands.add_subcommand("render", render, help="render one voice to WAV")
+    commands.add_subcommand("render", render, help="render one preset to WAV")
 
     features = ArgumentParser(description="The 53 timbre features of WAV files, one CSV row per file.")
     features.add_argument("files", type=str, nargs="+", help="audio files (mono, or mixed down)")
@@ -107,38 +84,49 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--max-pairs", type=int, default=None, help="evaluate the first N pairs only")
     evaluate.add_argument("--notes", type=str, nargs="+", default=None, help="NOTE:VELOCITY pairs (default: the dataset's)")
     evaluate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
-    evaluate.add_argument("--categorical", type=Literal["normalised", "switch"], default="normalised",
-                          help="the reference's rule for categorical parameters")
+    evaluate.add_argument("--categorical", type=Optional[Literal["normalised", "switch"]], default=None,
+                          help="the reference's rule for categorical parameters (default: the synth's)")
     evaluate.add_argument("--refine-steps", type=int, default=0,
                           help="N > 0: also evaluate each model with its ends' latent codes refined for up to N "
                                "steps, as NAME+refined beside NAME (the reference protocol); 0: the protocol alone")
     evaluate.add_argument("--refine-weight", type=float, default=REFINE_WEIGHT,
                           help="the refinement's posterior weight: smaller gives more exact ends from codes "
                                "further from the encoder's (docs/evaluation.md)")
+    evaluate.add_argument("--anchor", type=bool, default=False,
+                          help="also evaluate each model's decoded path moved onto the exact end presets, as "
+                               "NAME+anchored (and NAME+refined+anchored with --refine-steps)")
     evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     evaluate.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     commands.add_subcommand("evaluate", evaluate, help="evaluate interpolations (smoothness, linearity)")
 
-    interpolate = ArgumentParser(description="Morph between two presets: a DX7 bank, one WAV per step, a picture.")
-    interpolate.add_argument("--start", type=str, required=True, help="BANK.syx:INDEX (0-based), or a dataset uid with --data")
-    interpolate.add_argument("--end", type=str, required=True, help="BANK.syx:INDEX, or a dataset uid with --data")
+    interpolate = ArgumentParser(description="Morph between two presets: a bank of the synth's presets, one WAV "
+                                             "per step, a picture.")
+    interpolate.add_argument("--start", type=str, required=True,
+                             help="FILE:INDEX (0-based) or FILE, a preset file; or a dataset uid with --data")
+    interpolate.add_argument("--end", type=str, required=True, help="FILE:INDEX or FILE, or a dataset uid with --data")
+    interpolate.add_argument("--synth", type=str, default=None,
+                             help=f"the synth ({' or '.join(SYNTHS)}; default: the checkpoint's, or {DEFAULT_SYNTH})")
     interpolate.add_argument("--out", type=str, required=True, help="output folder")
     interpolate.add_argument("--ckpt", type=str, default=None, help="model checkpoint (for --method model)")
     interpolate.add_argument("--method", type=Literal["model", "reference"], default="model",
                              help="through the model's latent space, or parameter by parameter")
-    interpolate.add_argument("--steps", type=int, default=9, help="steps, both ends included (at most 32)")
+    interpolate.add_argument("--steps", type=int, default=9,
+                             help="steps from start to end, both included (with the extrapolated ones, at most what one bank file of the synth holds)")
+    interpolate.add_argument("--extrapolate", type=float, default=0.0,
+                             help="go on beyond both ends as far as u = -E and 1 + E, at the same spacing (0: none)")
     interpolate.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
     interpolate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
-    interpolate.add_argument("--categorical", type=Literal["normalised", "switch"], default="normalised",
-                             help="the reference's rule for categorical parameters")
+    interpolate.add_argument("--categorical", type=Optional[Literal["normalised", "switch"]], default=None,
+                             help="the reference's rule for categorical parameters (default: the synth's)")
     interpolate.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
                              help="refine the ends' latent codes for up to N steps so the morph starts and ends on "
                                   "the two presets (0: the decoded encoder means, as in the reference protocol)")
+    interpolate.add_argument("--workers", type=int, default=2, help="rendering and featurising threads")
     commands.add_subcommand("interpolate", interpolate, help="morph between two presets")
 
     edit = ArgumentParser(description="Timbre knob: move a preset along the latent chunk of one attribute.")
     edit.add_argument("--ckpt", type=str, required=True, help="model checkpoint")
-    edit.add_argument("--preset", type=str, required=True, help="BANK.syx:INDEX, or a dataset uid with --data")
+    edit.add_argument("--preset", type=str, required=True, help="FILE:INDEX or FILE, or a dataset uid with --data")
     edit.add_argument("--attribute", type=str, required=True, help="a regularised attribute, e.g. ac_brightness")
     edit.add_argument("--amount", type=float, default=2.0, help="largest latent offset, both ways")
     edit.add_argument("--steps", type=int, default=9, help="steps from -amount to +amount")
@@ -147,18 +135,23 @@ def build_parser() -> ArgumentParser:
     edit.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
                       help="refine the preset's latent code for up to N steps so the knob's centre is the preset "
                            "itself (0: its encoder mean)")
+    edit.add_argument("--workers", type=int, default=2, help="rendering and featurising threads")
     commands.add_subcommand("edit", edit, help="move a preset along one attribute's latent chunk")
     quickstart = ArgumentParser(description="The main job: build a dataset, train the cpu model on it, evaluate "
                                             "interpolation on its test split, write the HTML report and a morph bank.")
-    quickstart.add_argument("--syx", type=str, nargs="+", default=[],
-                            help="your own .syx files or folders instead of the procedural presets")
+    quickstart.add_argument("--synth", type=str, default=DEFAULT_SYNTH, help=f"the synth: {' or '.join(SYNTHS)}")
+    quickstart.add_argument("--files", "--syx", type=str, nargs="+", default=[],
+                            help="your own preset files or folders of the synth instead of its procedural presets")
     quickstart.add_argument("--name", type=str, default=None,
-                            help="names the dataset, run and report folders (default: quickstart, or syx with --syx)")
+                            help="names the dataset, run and report folders (default: quickstart, quickstart_SYNTH for "
+                                 "another synth, or files with --files)")
     quickstart.add_argument("--presets", type=int, default=None, help="procedural presets (default: the recipe's)")
     quickstart.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
     quickstart.add_argument("--max-pairs", type=int, default=None, help="evaluate the first N test pairs only")
-    quickstart.add_argument("--data-config", type=str, default="datasets/quickstart.yaml", help="dataset recipe")
-    quickstart.add_argument("--train-config", type=str, default="experiments/quickstart.yaml", help="training config")
+    quickstart.add_argument("--data-config", type=str, default=None,
+                            help="dataset recipe (default: datasets/quickstart.yaml, datasets/quickstart_SYNTH.yaml for another synth)")
+    quickstart.add_argument("--train-config", type=str, default=None,
+                            help="training config (default: experiments/quickstart.yaml, or experiments/quickstart_SYNTH.yaml)")
     quickstart.add_argument("--runs", type=str, default="experiments/runs", help="where training runs go")
     quickstart.add_argument("--reports", type=str, default="evaluation/reports", help="where reports go")
     quickstart.add_argument("--refine-steps", type=int, default=100,
@@ -176,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in TRAINING_COMMANDS:
-        from spinvae.cli.train import run_training_cli
+        from spinvae.training.cli import run_training_cli
 
         run_training_cli(argv)
         return 0

@@ -1,12 +1,14 @@
 """``spinvae quickstart``: the main job, presets in, a trained model and an interpolation report out.
 
 1. build ``datasets/<name>`` from ``datasets/quickstart.yaml`` (spinvae's procedural presets), or
-   from the user's cartridges with ``--syx DIR``;
+   from the user's preset files with ``--files DIR`` (for the DX7, cartridges); another synth
+   (``--synth NAME``) has its own recipes, ``datasets/quickstart_NAME.yaml`` and
+   ``experiments/quickstart_NAME.yaml``;
 2. train ``experiments/quickstart.yaml`` on it (``experiments/runs/<name>/run/``);
 3. evaluate interpolation on the test split against parameter interpolation
    (``evaluation/reports/<name>/report.html``);
-4. write one morph between the first two test presets as a DX7 bank with its WAVs and picture
-   (``evaluation/reports/<name>/interpolation/interpolation.syx``).
+4. write one morph between the first two test presets as a bank of the synth's presets with its
+   WAVs and picture (``evaluation/reports/<name>/interpolation/``).
 
 Every step resumes what an interrupted run left: the build by chunks, the training from its last
 checkpoint, the evaluation by blocks of pairs.
@@ -20,40 +22,44 @@ from typing import Any
 
 import pandas as pd
 
-from spinvae.cli.commands import UserError, data_build, refine_steps_option
+from spinvae.cli.commands import UserError, data_build, refine_steps_option, synth_option
+from spinvae.cli.parsers import data_build_parser
 from spinvae.data.build import PRESETS
+from spinvae.synth.registry import DEFAULT_SYNTH
 
 
 def quickstart(args: Any) -> dict[str, Path]:
     """Run the main job; returns the paths it wrote (also printed)."""
-    from spinvae.cli.main import _data_build_parser
     from spinvae.interpolation.refine import RefineConfig
-    from spinvae.cli.train import run_training_cli
+    from spinvae.training.cli import run_training_cli
     from spinvae.evaluation.report import write_results
     from spinvae.evaluation.run import EvaluationConfig, run_evaluation
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import load_model, model_path, render_settings
-    from spinvae.presets.dx7 import DX7_SCHEMA
-
+    synth = synth_option(args.synth)
     refine = RefineConfig(steps=refine_steps_option(args.refine_steps))
-    for recipe in (args.data_config, args.train_config):
+    suffix = "" if synth.name == DEFAULT_SYNTH else f"_{synth.name}"
+    data_config = args.data_config or f"datasets/quickstart{suffix}.yaml"
+    train_config = args.train_config or f"experiments/quickstart{suffix}.yaml"
+    for recipe in (data_config, train_config):
         if not Path(recipe).is_file():
             raise UserError(f"{recipe}: no such recipe (run from the root of a spinvae checkout, or give its path)")
-    name = args.name or ("syx" if args.syx else "quickstart")
+    name = args.name or ("files" if args.files else f"quickstart{suffix}")
     data, run, report = Path("datasets") / name, Path(args.runs) / name, Path(args.reports) / name
     started = time.perf_counter()
 
     _step(1, f"dataset {data}")
-    build = ["--config", args.data_config, "--out", str(data), "--workers", str(args.workers)]
-    if args.syx:
-        build += ["--procedural", "0", "--syx", *args.syx]
+    recipe = data_build_parser().parse_path(data_config)
+    recipe.out, recipe.workers, recipe.synth = str(data), args.workers, synth.name
+    if args.files:
+        recipe.procedural, recipe.presets = 0, list(args.files)
     elif args.presets is not None:
-        build += ["--procedural", str(args.presets)]
-    data_build(_data_build_parser().parse_args(build))
+        recipe.procedural = args.presets
+    data_build(recipe)
 
-    _step(2, f"training {args.train_config} -> {run}")
+    _step(2, f"training {train_config} -> {run}")
     last = run / "run" / "checkpoints" / "last.ckpt"
-    fit = ["fit", "--config", args.train_config, "--data.data_dir", str(data),
+    fit = ["fit", "--config", train_config, "--data.data_dir", str(data),
            "--trainer.logger.init_args.save_dir", str(run.parent), "--trainer.logger.init_args.name", name]
     if args.epochs is not None:
         fit += ["--trainer.max_epochs", str(args.epochs)]
@@ -65,16 +71,17 @@ def quickstart(args: Any) -> dict[str, Path]:
     config = EvaluationConfig(data=str(data), out=str(report), split="test", checkpoints={"model": str(last)},
                               max_pairs=args.max_pairs, workers=args.workers, refine_steps=refine.steps)
     run_evaluation(config, progress=True)
-    write_results(report)
+    write_results(report, workers=args.workers)
 
-    _step(4, "one morph as a DX7 bank")
+    _step(4, f"one morph as a {synth.name} bank")
     module = load_model(last)
     test = pd.read_parquet(data / PRESETS).query("split == 'test'").head(2)
-    values = test[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype="uint8")
+    values = test[list(synth.schema.learnable_names)].to_numpy(dtype="uint8")
     render, mel = render_settings(module)
     uids = test["uid"].tolist()
     morph = model_path(module, values[0], values[1], 9, refine=refine)
-    files = write_sequence(report / "interpolation", morph, render, mel, title=f"model: {uids[0]} -> {uids[1]}")
+    files = write_sequence(report / "interpolation", morph, render, mel, title=f"model: {uids[0]} -> {uids[1]}",
+                           synth=synth, workers=args.workers)
 
     paths = {"dataset": data, "checkpoint": last, "report": report / "report.html",
              "summary": report / "summary.json", "bank": files[0], "spectrograms": files[-1]}

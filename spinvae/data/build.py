@@ -2,8 +2,8 @@
 
 A build goes through four steps:
 
-1. *collect*: read every .syx file (searched recursively in folders) and/or generate
-   procedural presets; a file that cannot be read is listed in the manifest with its reason
+1. *collect*: read every preset file of the synth (for the DX7 .syx banks; searched recursively in
+   folders) and/or generate procedural presets with the synth's generator; a file that cannot be read is listed in the manifest with its reason
    and the build goes on;
 2. *deduplicate* on the learnable parameters (names ignored), keeping the first occurrence in
    the order of sources (files sorted by path, then procedural presets);
@@ -42,15 +42,14 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from spinvae.audio.mel import MelSettings
+from spinvae.data.manifest import MANIFEST
 from spinvae.data.spectrograms import SoundAnalysis, analyse_presets
 from spinvae.features.attributes import fit_attributes
 from spinvae.features.extract import FEATURE_NAMES, N_FEATURES
-from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
-from spinvae.presets.generator import generate_presets
-from spinvae.presets.sysex import SysexError, read_sysex
-from spinvae.synth.base import RenderSettings
+from spinvae.presets.schema import ParameterSchema
+from spinvae.synth.base import PresetFileError, RenderSettings, Synth
+from spinvae.synth.registry import DEFAULT_SYNTH, get_synth
 
-MANIFEST = "manifest.json"
 PRESETS = "presets.parquet"
 STORE = "spectrograms.zarr"
 STATE = "build_state.json"
@@ -66,8 +65,9 @@ class BuildError(RuntimeError):
 class BuildConfig:
     """Everything that defines a dataset.
 
-    ``syx``: .syx files or folders (searched recursively); ``procedural``: number of presets
-    from the embedded generator; ``seed``: seeds the generator and the split; ``silence_db``:
+    ``synth``: the synth's name (:mod:`spinvae.synth.registry`); ``presets``: its preset files or
+    folders (searched recursively for the synth's file suffixes); ``procedural``: number of presets
+    from the synth's generator; ``seed``: seeds the generator and the split; ``silence_db``:
     renders whose RMS level is below this (dBFS) are excluded; ``chunk_size``: presets per
     stored chunk (the unit of resumption); ``workers``: rendering threads; ``features``: compute
     the 53 timbre features and the attributes; ``ac_backend``: the Audio Commons implementation
@@ -75,7 +75,8 @@ class BuildConfig:
     instead of the correlation filter.
     """
 
-    syx: tuple[str, ...] = ()
+    synth: str = DEFAULT_SYNTH
+    presets: tuple[str, ...] = ()
     procedural: int = 0
     seed: int = 0
     render: RenderSettings = RenderSettings()
@@ -109,21 +110,23 @@ class BuildConfig:
 
 @dataclass
 class CollectedPresets:
-    """Presets read and generated, before deduplication. ``params`` is (n, 155) uint8."""
+    """Presets read and generated, before deduplication. ``params`` is (n, n_params) uint8."""
 
     params: np.ndarray
     source: list[str]
     bank_index: np.ndarray
+    names: list[str]
     sources: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[dict[str, Any]] = field(default_factory=list)
 
 
-def find_syx_files(paths: tuple[str, ...] | list[str]) -> list[Path]:
-    """Every .syx file (any case) among ``paths``, folders searched recursively, sorted."""
+def find_preset_files(paths: tuple[str, ...] | list[str], suffixes: tuple[str, ...]) -> list[Path]:
+    """Every file with one of ``suffixes`` (any case) among ``paths``, folders searched recursively,
+    sorted; files named directly are taken whatever their suffix."""
     found: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            found.update(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() == ".syx")
+            found.update(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
         elif p.exists():
             found.add(p)
         else:
@@ -132,51 +135,49 @@ def find_syx_files(paths: tuple[str, ...] | list[str]) -> list[Path]:
 
 
 def collect_presets(config: BuildConfig, log=print) -> CollectedPresets:
-    """Read the .syx sources and generate the procedural presets of ``config``."""
-    params, source, bank_index = [], [], []
+    """Read the preset files and generate the procedural presets of ``config``."""
+    synth = get_synth(config.synth)
+    params, source, bank_index, names = [], [], [], []
     sources: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
-    for path in find_syx_files(config.syx):
+    for path in find_preset_files(config.presets, synth.preset_suffixes):
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
         try:
-            voices = read_sysex(path)
-        except SysexError as err:
+            bank = synth.read_bank(path)
+        except PresetFileError as err:
+            reason = str(err).removeprefix(f"{path}: ")
             log(f"skipped {err}")
-            excluded.append({"source": str(path), "reason": err.reason})
-            sources.append({"path": str(path), "sha256": digest, "n_voices": 0, "error": err.reason})
+            excluded.append({"source": str(path), "reason": reason})
+            sources.append({"path": str(path), "sha256": digest, "n_voices": 0, "error": reason})
             continue
-        params.append(voices.params)
-        source += [str(path)] * len(voices.params)
-        bank_index.append(np.arange(len(voices.params)))
-        sources.append(
-            {
-                "path": str(path),
-                "sha256": digest,
-                "n_voices": len(voices.params),
-                "n_voices_out_of_range": int((voices.out_of_range > 0).sum()),
-                "warnings": voices.warnings,
-            }
-        )
+        if bank.warnings:
+            log(f"{path}: read with warnings: {'; '.join(bank.warnings)}")
+        params.append(bank.params)
+        source += [str(path)] * len(bank.params)
+        bank_index.append(np.arange(len(bank.params)))
+        names += list(bank.names)
+        sources.append({"path": str(path), "sha256": digest, "n_voices": len(bank.params), "warnings": list(bank.warnings)})
     if config.procedural > 0:
-        generated, families = generate_presets(config.procedural, seed=config.seed)
-        params.append(generated)
-        source += [f"procedural:{family}" for family in families]
+        generated = synth.generate(config.procedural, seed=config.seed)
+        params.append(generated.params)
+        source += [f"procedural:{family}" for family in generated.names]
         bank_index.append(np.arange(config.procedural))
+        names += synth.preset_names(generated.params)
         sources.append({"path": f"procedural(seed={config.seed})", "sha256": None, "n_voices": config.procedural})
     if not params:
-        raise BuildError("no presets: give --syx files or folders with voices, or --procedural N")
-    return CollectedPresets(np.concatenate(params), source, np.concatenate(bank_index), sources, excluded)
+        raise BuildError(f"no presets: give --presets files or folders with {synth.name} presets, or --procedural N")
+    return CollectedPresets(np.concatenate(params), source, np.concatenate(bank_index), names, sources, excluded)
 
 
-def preset_uids(params: np.ndarray) -> list[str]:
-    """A content id per preset (n, 155): 16 hex digits hashing its learnable parameters."""
-    values = DX7_SCHEMA.learnable(params)
+def preset_uids(params: np.ndarray, schema: ParameterSchema) -> list[str]:
+    """A content id per preset (n, n_params): 16 hex digits hashing its learnable parameters."""
+    values = schema.learnable(params)
     return [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in values]
 
 
-def deduplicate(params: np.ndarray) -> np.ndarray:
+def deduplicate(params: np.ndarray, schema: ParameterSchema) -> np.ndarray:
     """Indices of the first occurrence of each distinct learnable-parameter vector, in order."""
-    _, first = np.unique(DX7_SCHEMA.learnable(params), axis=0, return_index=True)
+    _, first = np.unique(schema.learnable(params), axis=0, return_index=True)
     return np.sort(first)
 
 
@@ -194,10 +195,10 @@ def _write_json_atomically(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _versions() -> dict[str, str]:
+def _versions(synth: Synth) -> dict[str, str]:
     from importlib.metadata import version
 
-    return {name: version(name) for name in ("spinvae", "dexed-py", "numpy", "torch", "librosa", "zarr")}
+    return {name: version(name) for name in ("spinvae", "numpy", "torch", "librosa", "zarr")} | {synth.name: synth.version()}
 
 
 class _Store:
@@ -258,12 +259,13 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
 
     out = Path(out)
     started = time.perf_counter()
+    synth = get_synth(config.synth)
     collected = collect_presets(config, log=log)
-    unique = deduplicate(collected.params)
-    params = DX7_SCHEMA.canonical(collected.params[unique])  # transpose at C3, as the model sees it
-    uids = preset_uids(params)
-    fingerprint = hashlib.sha256(
-        json.dumps([config.store_settings(), _versions()["dexed-py"]]).encode() + DX7_SCHEMA.learnable(params).tobytes()
+    unique = deduplicate(collected.params, synth.schema)
+    params = synth.schema.canonical(collected.params[unique])  # fixed parameters at their defaults, as the model sees it
+    uids = preset_uids(params, synth.schema)
+    fingerprint = hashlib.sha256(  # the synth's version stands for the synth: the DX7's is dexed-py's, as always
+        json.dumps([config.store_settings(), synth.version()]).encode() + synth.schema.learnable(params).tobytes()
     ).hexdigest()
 
     state_path = out / STATE
@@ -301,7 +303,8 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
             chunk = params[start : start + config.chunk_size]
             t0 = time.perf_counter()
             analysis = analyse_presets(
-                chunk, config.render, config.mel, workers=config.workers, features=config.features, ac_backend=config.ac_backend
+                chunk, config.render, config.mel, workers=config.workers, features=config.features,
+                ac_backend=config.ac_backend, synth=synth,
             )
             render_seconds += time.perf_counter() - t0
             store.write(start, analysis)
@@ -310,18 +313,19 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
             _write_json_atomically(state_path, state)
             bar.update(len(chunk))
 
-    manifest = _finish(out, config, collected, unique, params, uids, store, fingerprint)
+    manifest = _finish(out, config, synth, collected, unique, params, uids, store, fingerprint)
     manifest["timings"] = {"total_s": round(time.perf_counter() - started, 2), "render_analysis_s": round(render_seconds, 2)}
     _write_json_atomically(out / MANIFEST, manifest)
     return manifest
 
 
-def _finish(out, config, collected, unique, params, uids, store, fingerprint) -> dict[str, Any]:
+def _finish(out, config, synth, collected, unique, params, uids, store, fingerprint) -> dict[str, Any]:
     rms_db = store.stats["rms_db"][:]
     db_min = store.stats["db_min"][:]
     db_max = store.stats["db_max"][:]
     sources = [collected.source[i] for i in unique]
     bank_index = collected.bank_index[unique]
+    names = [collected.names[i] for i in unique]
 
     excluded = list(collected.excluded)
     keep = np.ones(len(params), dtype=bool)
@@ -337,7 +341,7 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
         note, velocity = config.render.notes[quietest]
         keep[i] = False
         excluded.append(
-            {"source": sources[i], "bank_index": int(bank_index[i]), "name": voice_name(params[i]),
+            {"source": sources[i], "bank_index": int(bank_index[i]), "name": names[i],
              "uid": uids[i], "note": note, "velocity": velocity, "reason": reason}
         )
 
@@ -365,14 +369,14 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
         }
 
     frames = []
-    values = DX7_SCHEMA.learnable(params)
+    values = synth.schema.learnable(params)
     for split in SPLITS:
         r = rows[splits[split]]
         frame = pd.DataFrame(
             {
                 "uid": [uids[i] for i in r],
                 "split": split,
-                "name": [voice_name(params[i]).rstrip() for i in r],
+                "name": [names[i].rstrip() for i in r],
                 "source": [sources[i] for i in r],
                 "bank_index": bank_index[r],
                 "row": r,
@@ -380,7 +384,7 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
             }
         )
         frame = pd.concat(
-            [frame, pd.DataFrame(values[r], columns=DX7_SCHEMA.learnable_names)]
+            [frame, pd.DataFrame(values[r], columns=synth.schema.learnable_names)]
             + [pd.DataFrame({name: column[r] for name, column in attribute_columns.items()})],
             axis=1,
         )
@@ -394,9 +398,10 @@ def _finish(out, config, collected, unique, params, uids, store, fingerprint) ->
         reasons[key] = reasons.get(key, 0) + 1
     return {
         "format": 1,
+        "synth": synth.name,
         "fingerprint": fingerprint,
         "settings": config.settings(),
-        "versions": _versions(),
+        "versions": _versions(synth),
         "sources": collected.sources,
         "n_voices_read": int(len(collected.params)),
         "n_unique": int(len(params)),

@@ -2,8 +2,9 @@
 
 A batch is a dict:
 
-- ``classes`` (B, 144) int64: class of each categorical token, -1 on numerical ones;
-- ``numbers`` (B, 144) float32: value of each numerical token in [0, 1], 0 on categorical ones;
+- ``classes`` (B, L) int64: class of each categorical token, -1 on numerical ones (L learnable
+  parameters of the dataset's synth: 144 for the DX7);
+- ``numbers`` (B, L) float32: value of each numerical token in [0, 1], 0 on categorical ones;
 - ``spectrogram`` (B, n_notes, n_mels, n_frames) float32: dB mel-spectrograms min-max scaled
   with the training split's statistics (train values in [-1, 1]);
 - ``attributes`` (B, n_attributes) float32: the timbre attributes of the dataset
@@ -12,16 +13,16 @@ A batch is a dict:
 - ``uid`` list of B str; ``variation`` and ``delay`` (B,) int64: the augmentation applied
   (0 and 0 for the original preset and sound).
 
-With ``augment`` (train split only) each item is, at random, one of the 4 preset variations
-of :mod:`spinvae.data.augment` and, with probability 1/2, delayed by 1-32 samples at note-on;
-such items are rendered on the fly (Dexed + mel, a few ms), the original is read from the store.
+With ``augment`` (train split only) each item is, at random, one of the synth's train-time preset
+variations (:meth:`spinvae.synth.base.Synth.vary`; the DX7's 4 are :mod:`spinvae.synth.dx7.variations`)
+and, with probability 1/2, delayed by 1-32 samples at note-on; such items are rendered on the fly
+(the synth + mel, a few ms), the original is read from the store.
 A preset variation changes the sound, so its attributes are computed on the fly too (the 53
 features, about 25 ms); a delay alone keeps the original's attributes.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +33,13 @@ import torch
 import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from spinvae.audio.mel import MelSettings, scale_db
-from spinvae.data.augment import N_VARIATIONS, vary_preset
-from spinvae.data.build import MANIFEST, PRESETS, SPLITS, STORE
+from spinvae.audio.mel import scale_db
+from spinvae.data.build import PRESETS, SPLITS, STORE
+from spinvae.data.manifest import DataInfo, DatasetManifest, read_manifest
 from spinvae.data.spectrograms import analyse_presets
-from spinvae.features.attributes import AttributeTransform
-from spinvae.presets.dx7 import DX7_SCHEMA
-from spinvae.synth.base import RenderSettings
+from spinvae.synth.registry import get_synth
 
 MAX_DELAY = 32  # samples
-
-
-def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The manifest of a built dataset; a clear error if the folder holds no finished build."""
-    path = Path(root) / MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"{root}: no {MANIFEST}; build it first with `spinvae data build --out {root} ...`")
-    return json.loads(path.read_text())
 
 
 class PresetDataset(Dataset):
@@ -61,26 +52,18 @@ class PresetDataset(Dataset):
         self.split = split
         self.augment = augment
         self.manifest = read_manifest(root)
+        self.synth = get_synth(self.manifest.synth)
         table = pd.read_parquet(self.root / PRESETS)
         table = table[table["split"] == split].reset_index(drop=True)
         self.uids = table["uid"].tolist()
         self.rows = table["row"].to_numpy()
-        self.values = table[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
-        settings = self.manifest["settings"]
-        self.render_settings = RenderSettings(
-            settings["render"]["sample_rate"],
-            tuple(tuple(nv) for nv in settings["render"]["notes"]),
-            settings["render"]["note_duration"],
-            settings["render"]["duration"],
-        )
-        self.mel_settings = MelSettings(**settings["mel"])
-        self.db_min = self.manifest["normalization"]["db_min"]
-        self.db_max = self.manifest["normalization"]["db_max"]
-        features = self.manifest.get("features")
-        self.transform = AttributeTransform.from_dict(features["attributes"]) if features else None
+        self.values = table[list(self.synth.schema.learnable_names)].to_numpy(dtype=np.uint8)
+        self.render_settings, self.mel_settings = self.manifest.render, self.manifest.mel
+        self.db_min, self.db_max = self.manifest.db_min, self.manifest.db_max
+        self.transform = self.manifest.attributes
         self.attribute_names = self.transform.kept if self.transform else ()
         self.attributes = table[[f"attr_{name}" for name in self.attribute_names]].to_numpy(dtype=np.float32)
-        self.ac_backend = settings.get("ac_backend", "native")
+        self.ac_backend = self.manifest.ac_backend
         self._db: zarr.Array | None = None  # opened lazily: one handle per DataLoader worker
         self._rng: np.random.Generator | None = None
         self._cache: np.ndarray | None = self._read_split() if in_memory else None
@@ -114,22 +97,22 @@ class PresetDataset(Dataset):
         if self.augment:
             if self._rng is None:  # torch seeds each worker differently (and reproducibly)
                 self._rng = np.random.default_rng(torch.initial_seed())
-            variation = int(self._rng.integers(N_VARIATIONS))
+            variation = int(self._rng.integers(self.synth.n_variations))
             delay = int(self._rng.integers(1, MAX_DELAY + 1)) if self._rng.random() < 0.5 else 0
         attributes = self.attributes[i]
         if variation == 0 and delay == 0:
             db = self._spectrogram_from_store(i)
         else:
-            values = vary_preset(values, variation, self._rng)
+            values = self.synth.vary(values, variation, self._rng)
             recompute = variation != 0 and self.transform is not None
             analysis = analyse_presets(
-                DX7_SCHEMA.from_learnable(values)[None], self.render_settings, self.mel_settings,
-                delays=np.array([delay]), features=recompute, ac_backend=self.ac_backend,
+                self.synth.schema.from_learnable(values)[None], self.render_settings, self.mel_settings,
+                delays=np.array([delay]), features=recompute, ac_backend=self.ac_backend, synth=self.synth,
             )
             db = analysis.db[0]
             if recompute:
                 attributes = self.transform.apply(analysis.features[0]).mean(axis=0)
-        classes, numbers = DX7_SCHEMA.to_tokens(values)
+        classes, numbers = self.synth.schema.to_tokens(values)
         return {
             "classes": torch.from_numpy(classes),
             "numbers": torch.from_numpy(numbers),
@@ -188,7 +171,7 @@ class PresetDataModule(L.LightningDataModule):
         self.datasets: dict[str, PresetDataset] = {}
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> DatasetManifest:
         return read_manifest(self.data_dir)
 
     def setup(self, stage: str | None = None) -> None:
@@ -198,30 +181,22 @@ class PresetDataModule(L.LightningDataModule):
                                                      in_memory=self.in_memory)
 
     def model_info(self) -> dict[str, Any]:
-        """What a model must know of this dataset, as plain values (saved in its checkpoints).
-
-        ``synth``, ``spectrogram_shape`` (n_notes, n_mels, n_frames), ``attributes`` (names),
-        ``attribute_low`` / ``attribute_high`` (training-split range of each attribute),
-        ``attribute_transform`` (raw features -> attributes), ``normalization`` (dB range of the
-        spectrogram scaling), ``render`` and ``mel`` settings.
-        """
+        """What a model must know of this dataset (:class:`spinvae.data.manifest.DataInfo`), as the
+        plain values saved in its checkpoints."""
         self.setup()
         train = self.datasets["train"]
         manifest = train.manifest
-        features = manifest.get("features")
-        n_frames = train.mel_settings.n_frames(train.render_settings.n_samples)
+        n_frames = manifest.mel.n_frames(manifest.render.n_samples)
         attributes = train.attributes
-        return {
-            "synth": "dx7",
-            "spectrogram_shape": [len(train.render_settings.notes), train.mel_settings.n_mels, n_frames],
-            "attributes": list(train.attribute_names),
-            "attribute_low": attributes.min(axis=0).tolist() if len(attributes) else [],
-            "attribute_high": attributes.max(axis=0).tolist() if len(attributes) else [],
-            "attribute_transform": features["attributes"] if features else None,
-            "normalization": dict(manifest["normalization"]),
-            "render": dict(manifest["settings"]["render"]),
-            "mel": dict(manifest["settings"]["mel"]),
-        }
+        return DataInfo(
+            synth=manifest.synth,
+            spectrogram_shape=(len(manifest.render.notes), manifest.mel.n_mels, n_frames),
+            attributes=tuple(train.attribute_names),
+            attribute_low=tuple(attributes.min(axis=0).tolist()) if len(attributes) else (),
+            attribute_high=tuple(attributes.max(axis=0).tolist()) if len(attributes) else (),
+            attribute_transform=manifest.attributes, db_min=manifest.db_min, db_max=manifest.db_max,
+            render=manifest.render, mel=manifest.mel,
+        ).to_dict()
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()

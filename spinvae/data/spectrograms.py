@@ -1,7 +1,7 @@
 """Presets to what a dataset stores of their sound: dB mel-spectrograms, levels, timbre features.
 
 Rendering and spectrograms run on all cores: each of ``workers`` threads renders a block of
-presets with its own synth, then analyses it with one torch thread. The Dexed engine and torch
+presets with the synth, then analyses it with one torch thread. The synths' engines and torch
 release the GIL, so the threads overlap. The timbre features hold the GIL much of the time (many
 small NumPy steps), so with several workers they run in a pool of as many processes, kept for the
 life of the program.
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from spinvae.audio.mel import MelSettings, mel_spectrogram
-from spinvae.synth.base import RenderSettings
-from spinvae.synth.render import render_presets
+from spinvae.synth.base import RenderSettings, Synth
+from spinvae.synth.registry import get_synth
 
 BLOCK = 16  # presets per task: small enough to balance threads, large enough to batch the STFT
 
@@ -102,14 +102,17 @@ def analyse_presets(
     delays: np.ndarray | None = None,
     features: bool = False,
     ac_backend: str = "native",
+    synth: Synth | None = None,
 ) -> SoundAnalysis:
-    """Render presets (n, 155) at every note of ``render`` and analyse them (see SoundAnalysis).
+    """Render presets (n, n_params) of ``synth`` (default: the registry's default synth) at every
+    note of ``render`` and analyse them (see SoundAnalysis).
 
     ``delays`` (n,) delays each note-on by that many samples (train-time augmentation);
     ``features`` adds the 53 timbre features, computed with the ``ac_backend`` Audio Commons
     implementation.
     """
     presets = np.asarray(presets, dtype=np.uint8)
+    synth = synth or get_synth()
     n, n_notes = len(presets), len(render.notes)
     n_frames = mel.n_frames(render.n_samples)
     out = SoundAnalysis(
@@ -126,7 +129,7 @@ def analyse_presets(
     def analyse_block(start: int) -> None:
         torch.set_num_threads(1)  # OpenMP's thread count belongs to each calling thread
         stop = min(start + BLOCK, n)
-        audio = render_presets(presets[start:stop], render, workers=1, delays=None if delays is None else delays[start:stop])
+        audio = synth.render(presets[start:stop], render, workers=1, delays=None if delays is None else delays[start:stop])
         with np.errstate(divide="ignore"):
             out.rms_db[start:stop] = 10.0 * np.log10(np.mean(np.square(audio, dtype=np.float64), axis=-1))
         with torch.inference_mode():
@@ -165,7 +168,8 @@ def render_spectrograms(
     mel: MelSettings = MelSettings(),
     workers: int = 1,
     delays: np.ndarray | None = None,
+    synth: Synth | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """dB mel-spectrograms (n, n_notes, n_mels, n_frames) and RMS levels (n, n_notes) of presets."""
-    analysis = analyse_presets(presets, render, mel, workers, delays)
+    analysis = analyse_presets(presets, render, mel, workers, delays, synth=synth)
     return analysis.db, analysis.rms_db

@@ -9,6 +9,7 @@ side with an audio player per step.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 from pathlib import Path
@@ -17,14 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spinvae.audio.mel import MelSettings
-from spinvae.data.datamodule import read_manifest
+from spinvae.data.manifest import read_manifest
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.evaluation.run import REFERENCE
-from spinvae.interpolation.export import spectrogram_strip_figure
-from spinvae.presets.dx7 import DX7_SCHEMA
-from spinvae.synth.base import RenderSettings
-from spinvae.synth.render import render_presets
+from spinvae.audio.figures import spectrogram_strip_figure
+from spinvae.synth.registry import get_synth
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; max-width: 1400px; color: #222; }
@@ -97,17 +95,17 @@ def _table(frame: pd.DataFrame, index: bool = False) -> str:
 
 
 def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFrame, examples: int = 3,
-                      n_features: int = 6) -> Path:
-    """Write ``OUT/report.html`` from the evaluation's outputs; returns its path."""
+                      n_features: int = 6, workers: int = 2) -> Path:
+    """Write ``OUT/report.html`` from the evaluation's outputs (``workers`` render the examples); returns
+    its path."""
     out = Path(out)
     info = summary["evaluation"]
     trajectories = pd.read_csv(out / "trajectories.csv")
     presets = np.load(out / "presets.npz")
     manifest = read_manifest(info["data"])
-    render = dict(manifest["settings"]["render"])
-    render["notes"] = tuple(tuple(nv) for nv in info["notes"][:1])
-    render = RenderSettings(**render)
-    mel = MelSettings(**manifest["settings"]["mel"])
+    synth = get_synth(manifest.synth)
+    render = dataclasses.replace(manifest.render, notes=tuple(tuple(nv) for nv in info["notes"][:1]))
+    mel = manifest.mel
     note = f"{render.notes[0][0]}:{render.notes[0][1]}"
     methods = list(dict.fromkeys(trajectories["method"]))
     sequences = sorted(trajectories["sequence"].unique())[:examples]
@@ -119,7 +117,7 @@ def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFr
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spinvae interpolation evaluation</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>Interpolation evaluation</h1>",
-        f"<p>Dataset <code>{html.escape(info['data'])}</code>, split <code>{info['split']}</code>: "
+        f"<p>Dataset <code>{html.escape(info['data'])}</code> (synth <code>{synth.name}</code>), split <code>{info['split']}</code>: "
         f"{info['n_sequences']} sequences of {info['steps']} steps, {len(info['attributes'])} normalised attributes, "
         f"notes {', '.join(':'.join(map(str, nv)) for nv in info['notes'])}. Models: "
         + (", ".join(f"<code>{html.escape(k)}</code> ({html.escape(v)})" for k, v in info["checkpoints"].items())
@@ -148,9 +146,9 @@ def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFr
         parts.append(f"<h3>Sequence {sequence}</h3>")
         for method in methods:
             values = presets[method][sequence]
-            full = DX7_SCHEMA.from_learnable(values)
-            audio = render_presets(full, render, workers=2)[:, 0]
-            db = analyse_presets(full, render, mel, workers=2).db[:, 0]
+            full = synth.schema.from_learnable(values)
+            audio = synth.render(full, render, workers=workers)[:, 0]
+            db = analyse_presets(full, render, mel, workers=workers, synth=synth).db[:, 0]
             parts.append(f"<img alt='{html.escape(method)}' src='{_png(spectrogram_strip_figure(db, method))}'>")
             parts.append("<div class='steps'>" + "".join(
                 f"<figure><audio controls preload='none' src='{_wav(clip, render.sample_rate)}'></audio>"

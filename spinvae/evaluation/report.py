@@ -13,13 +13,16 @@ from spinvae.evaluation.html import ENDS_NOTE, REFINEMENT_NOTE, write_html_repor
 from spinvae.evaluation.metrics import (median_change_pct, nonlinearity, nonlinearity_decomposition,
                                         result_table, sequence_metrics, summarize)
 from spinvae.evaluation.run import REFERENCE
+from spinvae.presets.schema import ParameterSchema
+from spinvae.synth.registry import DEFAULT_SYNTH, get_synth
 
 
-def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]) -> dict[str, dict[str, float]]:
+def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str],
+                    schema: ParameterSchema) -> dict[str, dict[str, float]]:
     """Per model: how far its sequence ends are from the two presets themselves.
 
     ``categorical_accuracy`` and ``numerical_error_steps`` of the decoded ends against the start and
-    end presets; ``feature_error``: mean absolute difference of the normalised attributes at the
+    end presets (NaN for a synth without parameters of that kind); ``feature_error``: mean absolute difference of the normalised attributes at the
     ends from the reference's (whose ends are the presets themselves). Then the non-linearity
     split of :func:`nonlinearity_decomposition`, each as the report's *median change %* against
     the reference's non-linearity (per feature, change of the median over sequences; averaged
@@ -28,8 +31,6 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
     own ends) and ``nonlinearity_own_line_median_change_pct`` (the model's path against its own
     ends' line).
     """
-    from spinvae.presets.dx7 import DX7_SCHEMA
-
     presets = np.load(out / "presets.npz")
     truth = np.stack([presets["start"], presets["end"]], axis=1).astype(np.int64)  # (n, 2, L)
     reference = trajectories[trajectories["method"] == REFERENCE]
@@ -41,8 +42,8 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
         diff = np.abs(ends - truth)
         values, ref_values = _aligned_sequences(trajectories[trajectories["method"] == method], reference, attributes)
         errors[method] = {
-            "categorical_accuracy": float((diff[..., DX7_SCHEMA.is_categorical] == 0).mean()),
-            "numerical_error_steps": float(diff[..., ~DX7_SCHEMA.is_categorical].mean()),
+            "categorical_accuracy": _mean(diff[..., schema.is_categorical] == 0),
+            "numerical_error_steps": _mean(diff[..., ~schema.is_categorical]),
             "feature_error": float(np.nanmean(np.abs(values[:, [0, -1]] - ref_values[:, [0, -1]]))),
         }
         reference_nonlinearity = nonlinearity(ref_values, ref_values)
@@ -50,6 +51,10 @@ def endpoint_errors(out: Path, trajectories: pd.DataFrame, attributes: list[str]
             errors[method][f"nonlinearity_{part}_median_change_pct"] = median_change_pct(per_sequence,
                                                                                          reference_nonlinearity)
     return errors
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else float("nan")
 
 
 def _aligned_sequences(method: pd.DataFrame, reference: pd.DataFrame,
@@ -65,7 +70,7 @@ def _aligned_sequences(method: pd.DataFrame, reference: pd.DataFrame,
     return stack(method), stack(reference)
 
 
-def write_results(out: str | Path, html: bool = True) -> dict[str, Any]:
+def write_results(out: str | Path, html: bool = True, workers: int = 2) -> dict[str, Any]:
     """Write ``metrics.csv``, ``summary.json``, ``report.md`` and (with ``html``) ``report.html``
     from ``OUT/trajectories.csv``; the HTML renders example sequences again, which a sweep trial
     that only needs the scores can skip.
@@ -88,7 +93,8 @@ def write_results(out: str | Path, html: bool = True) -> dict[str, Any]:
         table.insert(1, "note", note)
         tables.append(table)
     pd.concat(metrics_parts, ignore_index=True).to_csv(out / "metrics.csv", index=False)
-    summary["endpoints"] = endpoint_errors(out, trajectories, attributes)
+    schema = get_synth(info.get("synth", DEFAULT_SYNTH)).schema
+    summary["endpoints"] = endpoint_errors(out, trajectories, attributes, schema)
     for part in ("refinement", "latent"):
         path = out / f"{part}.json"
         summary[part] = json.loads(path.read_text()) if path.exists() else {}
@@ -96,7 +102,7 @@ def write_results(out: str | Path, html: bool = True) -> dict[str, Any]:
     table = pd.concat(tables, ignore_index=True)
     (out / "report.md").write_text(_markdown(info, table, summary))
     if html:
-        write_html_report(out, summary, table)
+        write_html_report(out, summary, table, workers=workers)
     return summary
 
 
@@ -104,7 +110,7 @@ def _markdown(info: dict[str, Any], table: pd.DataFrame, summary: dict[str, Any]
     lines = [
         "# Interpolation evaluation",
         "",
-        f"Dataset `{info['data']}`, split `{info['split']}`: {info['n_sequences']} sequences of {info['steps']} steps, "
+        f"Dataset `{info['data']}` (synth `{info.get('synth', DEFAULT_SYNTH)}`), split `{info['split']}`: {info['n_sequences']} sequences of {info['steps']} steps, "
         f"{len(info['attributes'])} normalised attributes; models: "
         + (", ".join(f"`{k}` ({v})" for k, v in info["checkpoints"].items()) or "none (reference only)") + ".",
         "",

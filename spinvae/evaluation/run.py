@@ -13,6 +13,7 @@ interrupted evaluation resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,18 +23,19 @@ import pandas as pd
 from tqdm import tqdm
 
 from spinvae.data.build import PRESETS
-from spinvae.data.datamodule import read_manifest
+from spinvae.data.manifest import DatasetManifest, read_manifest
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.latent import latent_quality
 from spinvae.interpolation.model import encode_presets, end_codes, load_model, paths_between
-from spinvae.interpolation.paths import CategoricalRule, LatentMethod, parameter_path
+from spinvae.interpolation.paths import CategoricalRule, LatentMethod, anchor_path, parameter_path
 from spinvae.interpolation.refine import RefineConfig
-from spinvae.presets.dx7 import DX7_SCHEMA
 from spinvae.synth.base import RenderSettings
+from spinvae.synth.registry import get_synth
 
 REFERENCE = "reference"
 REFINED = "+refined"  # suffix of a model's method whose ends are refined codes
+ANCHORED = "+anchored"  # suffix of a model's method whose decoded path is moved onto the exact ends
 REFINEMENT_FIELDS = ("exact_before", "exact_after", "wrong_before", "wrong_after", "steps")
 
 
@@ -49,7 +51,8 @@ class EvaluationConfig:
         max_pairs: evaluate the first N pairs only.
         notes: (note, velocity) pairs to render; None: the dataset's.
         latent_method: linear or spherical latent interpolation.
-        categorical: the reference's rule for categorical parameters.
+        categorical: the reference's rule for categorical parameters (None: the synth's own,
+            :attr:`spinvae.synth.base.Synth.reference_categorical`).
         block: pairs per saved block (the unit of resumption).
         workers: rendering and featurising processes.
         latent_report: write ``latent.json`` (how each model's latent means encode the attributes; its
@@ -59,6 +62,10 @@ class EvaluationConfig:
             for up to N steps (:mod:`spinvae.interpolation.refine`); 0: the protocol alone.
         refine_weight: the refinement's posterior weight (smaller: more exact ends, codes further
             from the encoder's).
+        anchor: also evaluate ``NAME+anchored`` (and ``NAME+refined+anchored`` with refinement): the
+            model's decoded path moved onto the exact end presets
+            (:func:`spinvae.interpolation.paths.anchor_path`), which makes every end exact whatever the
+            decoder's precision.
     """
 
     data: str
@@ -69,23 +76,25 @@ class EvaluationConfig:
     max_pairs: int | None = None
     notes: tuple[tuple[int, int], ...] | None = None
     latent_method: LatentMethod = "linear"
-    categorical: CategoricalRule = "normalised"
+    categorical: CategoricalRule | None = None
     block: int = 32
     workers: int = 2
     latent_report: bool = True
     refine_steps: int = 0
     refine_weight: float = RefineConfig.posterior_weight
+    anchor: bool = False
 
 
 def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None) -> pd.DataFrame:
     """The pairs of a split: columns ``sequence``, ``start_uid``, ``end_uid``, then ``start`` and ``end``
     (learnable values, arrays)."""
+    schema = get_synth(read_manifest(data).synth).schema
     table = pd.read_parquet(Path(data) / PRESETS)
     table = table[table["split"] == split].reset_index(drop=True)
     n = len(table) // 2 if max_pairs is None else min(len(table) // 2, max_pairs)
     if n == 0:
         raise ValueError(f"{data}: the {split} split has fewer than 2 presets")
-    values = table[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    values = table[list(schema.learnable_names)].to_numpy(dtype=np.uint8)
     return pd.DataFrame({
         "sequence": np.arange(n),
         "start_uid": table["uid"].to_numpy()[0 : 2 * n : 2],
@@ -95,19 +104,16 @@ def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None)
     })
 
 
-def _render_settings(config: EvaluationConfig, manifest: dict) -> RenderSettings:
-    render = dict(manifest["settings"]["render"])
-    render["notes"] = config.notes or tuple(tuple(nv) for nv in render["notes"])
-    return RenderSettings(**render)
+def _render_settings(config: EvaluationConfig, manifest: DatasetManifest) -> RenderSettings:
+    return dataclasses.replace(manifest.render, notes=config.notes or manifest.render.notes)
 
 
-def _attributes(presets: np.ndarray, render: RenderSettings, manifest: dict, transform: AttributeTransform,
+def _attributes(presets: np.ndarray, render: RenderSettings, manifest: DatasetManifest, transform: AttributeTransform,
                 workers: int) -> np.ndarray:
     """Normalised attributes (n, n_notes, A) of learnable values (n, L)."""
-    from spinvae.audio.mel import MelSettings
-
-    analysis = analyse_presets(DX7_SCHEMA.from_learnable(presets), render, MelSettings(**manifest["settings"]["mel"]),
-                               workers=workers, features=True, ac_backend=manifest["settings"].get("ac_backend", "native"))
+    synth = get_synth(manifest.synth)
+    analysis = analyse_presets(synth.schema.from_learnable(presets), render, manifest.mel, workers=workers,
+                               features=True, ac_backend=manifest.ac_backend, synth=synth)
     return transform.apply(analysis.features)
 
 
@@ -123,21 +129,25 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
     manifest = read_manifest(config.data)
     pairs = evaluation_pairs(config.data, config.split, config.max_pairs)
     models = {name: load_model(path) for name, path in config.checkpoints.items()}
+    for name, module in models.items():
+        if module.data.synth != manifest.synth:
+            raise ValueError(f"{config.checkpoints[name]}: a model of the {module.data.synth} synth, and {config.data} "
+                             f"holds {manifest.synth} presets")
+    synth = get_synth(manifest.synth)
+    schema, categorical = synth.schema, config.categorical or synth.reference_categorical
     refine = RefineConfig(steps=config.refine_steps, posterior_weight=config.refine_weight)
-    if models:
-        transform = AttributeTransform.from_dict(next(iter(models.values())).data_info["attribute_transform"])
-    elif manifest.get("features"):
-        transform = AttributeTransform.from_dict(manifest["features"]["attributes"])
-    else:
+    transform = next(iter(models.values())).data.attribute_transform if models else manifest.attributes
+    if transform is None:
         raise ValueError(f"{config.data}: built without features; rebuild with --features true")
     render = _render_settings(config, manifest)
     (out / "evaluation.json").write_text(json.dumps({
         "data": str(config.data), "split": config.split, "steps": config.steps, "checkpoints": config.checkpoints,
-        "n_sequences": len(pairs), "notes": [list(nv) for nv in render.notes], "attributes": list(transform.kept),
-        "latent_method": config.latent_method, "categorical": config.categorical,
-        "refine": asdict(refine) if refine.steps else None,
+        "synth": manifest.synth, "n_sequences": len(pairs), "notes": [list(nv) for nv in render.notes], "attributes": list(transform.kept),
+        "latent_method": config.latent_method, "categorical": categorical,
+        "refine": asdict(refine) if refine.steps else None, "anchor": config.anchor,
     }, indent=2))
-    methods = [REFERENCE, *models] + [name + REFINED for name in models if refine.steps]
+    plain = [*models] + [name + REFINED for name in models if refine.steps]
+    methods = [REFERENCE, *plain] + [name + ANCHORED for name in plain if config.anchor]
     blocks = [(m, s) for s in range(0, len(pairs), config.block) for m in methods]
     todo = [(m, s) for m, s in blocks if not (parts / f"{m}_{s:06d}.npz").exists()]
     for method, start in tqdm(todo, desc="evaluating", unit="block", disable=not progress):
@@ -145,8 +155,11 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
         starts, ends = np.stack(chunk["start"]), np.stack(chunk["end"])
         extra = {}
         if method == REFERENCE:
-            presets = np.stack([parameter_path(a, b, config.steps, DX7_SCHEMA, config.categorical)
+            presets = np.stack([parameter_path(a, b, config.steps, schema, categorical)
                                 for a, b in zip(starts, ends)])
+        elif method.endswith(ANCHORED):  # its own method's block is done: blocks go method by method
+            decoded = np.load(parts / f"{method.removesuffix(ANCHORED)}_{start:06d}.npz")["presets"]
+            presets = anchor_path(decoded, starts, ends, schema, categorical)
         else:
             name = method.removesuffix(REFINED)
             z, refinement = end_codes(models[name], np.concatenate([starts, ends]),
@@ -197,7 +210,7 @@ def _assemble(out: Path, pairs: pd.DataFrame, methods: list[str], render: Render
             frame.insert(0, "method", method)
             frame.insert(0, "sequence", np.repeat(pairs["sequence"].to_numpy(), steps))
             rows.append(frame)
-        if method.endswith(REFINED):
+        if method.endswith(REFINED):  # (NAME+refined+anchored has the same ends' codes: not repeated)
             refinements[method] = _refinement_summary(blocks)
     path = out / "trajectories.csv"
     pd.concat(rows, ignore_index=True).to_csv(path, index=False)

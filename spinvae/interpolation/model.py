@@ -31,17 +31,14 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> Sp
 
 def render_settings(module: SpinVAEModule) -> tuple[RenderSettings, MelSettings]:
     """How the model's dataset played and analysed presets."""
-    render = dict(module.data_info["render"])
-    render["notes"] = tuple(tuple(nv) for nv in render["notes"])
-    return RenderSettings(**render), MelSettings(**module.data_info["mel"])
+    return module.data.render, module.data.mel
 
 
 def scaled_spectrograms(module: SpinVAEModule, values: np.ndarray, workers: int = 2) -> torch.Tensor:
     """The model's input spectrograms (n, n_notes, n_mels, n_frames) of presets ``values`` (n, L)."""
     render, mel = render_settings(module)
-    analysis = analyse_presets(module.schema.from_learnable(values), render, mel, workers=workers)
-    norm = module.data_info["normalization"]
-    return torch.from_numpy(scale_db(analysis.db, norm["db_min"], norm["db_max"]))
+    analysis = analyse_presets(module.schema.from_learnable(values), render, mel, workers=workers, synth=module.synth)
+    return torch.from_numpy(scale_db(analysis.db, module.data.db_min, module.data.db_max))
 
 
 @torch.no_grad()
@@ -105,7 +102,8 @@ def model_paths(module: SpinVAEModule, starts: np.ndarray, ends: np.ndarray, ste
 
 
 def paths_between(module: SpinVAEModule, z_starts: torch.Tensor, z_ends: torch.Tensor, steps: int,
-                  method: LatentMethod = "linear") -> np.ndarray:
-    """Presets (n, steps, L) decoded along the latent paths from ``z_starts`` to ``z_ends`` (n, dim_z)."""
-    z = torch.stack([latent_path(a, b, steps, method) for a, b in zip(z_starts, z_ends)])
-    return decode_latents(module, z.flatten(0, 1)).reshape(len(z_starts), steps, -1)
+                  method: LatentMethod = "linear", extrapolate: float = 0.0) -> np.ndarray:
+    """Presets (n, T, L) decoded along the latent paths from ``z_starts`` to ``z_ends`` (n, dim_z): T =
+    ``steps``, more with ``extrapolate`` (:func:`spinvae.interpolation.paths.positions`)."""
+    z = torch.stack([latent_path(a, b, steps, method, extrapolate) for a, b in zip(z_starts, z_ends)])
+    return decode_latents(module, z.flatten(0, 1)).reshape(len(z_starts), z.shape[1], -1)

@@ -2,8 +2,11 @@
 
 - :func:`latent_path`: between two latent codes, linear (default) or spherical.
 - :func:`parameter_path`: the reference method, each synth parameter interpolated on its own.
+- :func:`anchor_path`: a decoded path moved onto the exact presets at its ends.
 
-A path includes both ends: step 0 is the start, step T-1 the end, at u = linspace(0, 1, T).
+A path includes both ends: step 0 is the start, step T-1 the end, at u = linspace(0, 1, T). With
+``extrapolate`` e > 0 it goes on beyond both ends at the same spacing (:func:`positions`), as far
+as u = -e and 1 + e, with every parameter kept in its range.
 """
 
 from __future__ import annotations
@@ -19,15 +22,26 @@ LatentMethod = Literal["linear", "spherical"]
 CategoricalRule = Literal["normalised", "switch"]
 
 
-def latent_path(start: torch.Tensor, end: torch.Tensor, steps: int, method: LatentMethod = "linear") -> torch.Tensor:
-    """Latent codes (steps, dim_z) from ``start`` to ``end`` (dim_z,).
+def positions(steps: int, extrapolate: float = 0.0) -> np.ndarray:
+    """The path's positions u: ``steps`` from 0 to 1 (both ends included), then as many more at the same
+    spacing as fit in ``extrapolate`` beyond each end (``floor(extrapolate * (steps - 1))`` each side)."""
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    if extrapolate < 0:
+        raise ValueError(f"extrapolation must be 0 or more, got {extrapolate}")
+    extra = int(np.floor(extrapolate * (steps - 1) + 1e-9))
+    return np.arange(-extra, steps + extra) / (steps - 1)
+
+
+def latent_path(start: torch.Tensor, end: torch.Tensor, steps: int, method: LatentMethod = "linear",
+                extrapolate: float = 0.0) -> torch.Tensor:
+    """Latent codes (len(positions), dim_z) from ``start`` to ``end`` (dim_z,), beyond them with
+    ``extrapolate`` (:func:`positions`).
 
     ``spherical`` (slerp) keeps the norm profile of the two codes instead of cutting through the
     low-norm middle of the Gaussian prior; it falls back to linear for (anti-)parallel codes.
     """
-    if steps < 2:
-        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
-    u = torch.linspace(0, 1, steps, dtype=start.dtype, device=start.device)[:, None]
+    u = torch.as_tensor(positions(steps, extrapolate), dtype=start.dtype, device=start.device)[:, None]
     if method == "linear":
         return (1 - u) * start + u * end
     if method != "spherical":
@@ -40,25 +54,57 @@ def latent_path(start: torch.Tensor, end: torch.Tensor, steps: int, method: Late
 
 
 def parameter_path(start: np.ndarray, end: np.ndarray, steps: int, schema: ParameterSchema,
-                   categorical: CategoricalRule = "normalised") -> np.ndarray:
-    """The reference interpolation: learnable values (steps, n_learnable) uint8 from ``start`` to ``end``.
+                   categorical: CategoricalRule = "normalised", extrapolate: float = 0.0) -> np.ndarray:
+    """The reference interpolation: learnable values (len(positions), n_learnable) uint8 from ``start``
+    to ``end``, beyond them with ``extrapolate`` (:func:`positions`).
 
-    A numerical parameter moves linearly and is rounded to its grid (ties to even). A categorical
-    parameter has no "between"; two rules:
+    A numerical parameter moves linearly and is rounded to its grid (ties to even), clamped to its
+    range beyond the ends. A categorical parameter has no "between"; two rules:
 
     - ``normalised`` (default, the reference system's): its class scaled to [0, 1] as the plugin
       exposes it, interpolated, then snapped to the nearest class, so the path visits the classes
       in between (algorithm 3 -> 7 passes 4, 5, 6);
     - ``switch``: the start's class until half-way, then the end's.
     """
-    if steps < 2:
-        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
     start = np.asarray(start, dtype=np.float64)
     end = np.asarray(end, dtype=np.float64)
-    u = np.linspace(0.0, 1.0, steps)[:, None]
-    values = np.rint((1 - u) * start + u * end)  # for a categorical, this is the normalised rule too
+    u = positions(steps, extrapolate)[:, None]
+    values = np.clip(np.rint((1 - u) * start + u * end), 0, schema.cardinalities - 1)  # (the normalised rule too)
     if categorical == "switch":
         values = np.where(schema.is_categorical, np.where(u < 0.5, start, end), values)
     elif categorical != "normalised":
         raise ValueError(f"unknown categorical rule {categorical!r}: normalised or switch")
     return values.astype(np.uint8)
+
+
+def anchor_path(path: np.ndarray, start: np.ndarray, end: np.ndarray, schema: ParameterSchema,
+                categorical: CategoricalRule = "normalised") -> np.ndarray:
+    """A decoded path (..., T, L) uint8 moved so it starts exactly at ``start`` and ends at ``end`` (..., L).
+
+    A model decodes its ends with errors (a step off here, a wrong waveform there); a sound designer
+    wants the morph to start on their preset. Each numerical parameter gets the straight line from
+    its start error to its end error subtracted, so the path keeps its own shape (its departures
+    from its own straight line, which is what the latent space contributes) between the exact
+    ends, rounded and kept in range. A categorical parameter takes the exact class at both ends;
+    in between it keeps the model's class where that is the start's or the end's class, and
+    otherwise the reference's class at that step (``categorical`` rule): a class neither preset
+    has is an error of the decoder, not part of the morph.
+    """
+    path = np.asarray(path)
+    start = np.asarray(start)[..., None, :].astype(np.float64)
+    end = np.asarray(end)[..., None, :].astype(np.float64)
+    steps = path.shape[-2]
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    values = path.astype(np.float64)
+    u = np.linspace(0.0, 1.0, steps)[:, None]
+    shift = (1 - u) * (start - values[..., :1, :]) + u * (end - values[..., -1:, :])
+    numerical = np.clip(np.rint(values + shift), 0, schema.cardinalities - 1)
+    ends = path.shape[:-2]
+    reference = np.stack([parameter_path(a, b, steps, schema, categorical)
+                          for a, b in zip(start.reshape(-1, path.shape[-1]), end.reshape(-1, path.shape[-1]))])
+    reference = reference.reshape(*ends, steps, -1).astype(np.float64)
+    kept = (values == start) | (values == end)
+    classes = np.where(kept, values, reference)
+    classes[..., 0, :], classes[..., -1, :] = start[..., 0, :], end[..., 0, :]
+    return np.where(schema.is_categorical, classes, numerical).astype(np.uint8)

@@ -153,5 +153,7 @@ def _surely_exact(vae: SpinVAE, preset_out: torch.Tensor, classes: torch.Tensor,
     """(n,) bool: every parameter's most probable value is the preset's, told without the full decoding:
     each categorical's largest logit is its class, and each numerical's own step has more than half of
     the probability mass (so no other step can have more). False where it cannot tell."""
-    categorical = vae._class_logits(preset_out.float()).argmax(-1) == classes[:, vae.categorical]
-    return categorical.all(1) & (nll < math.log(2)).all(1)
+    exact = (nll < math.log(2)).all(1)
+    if len(vae.categorical):  # (a synth may have none)
+        exact &= (vae._class_logits(preset_out.float()).argmax(-1) == classes[:, vae.categorical]).all(1)
+    return exact

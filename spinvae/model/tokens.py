@@ -56,7 +56,7 @@ class TokenLayout:
 
     @property
     def max_classes(self) -> int:
-        return max(k for k, c in zip(self.cardinalities, self.is_categorical) if c)
+        return max((k for k, c in zip(self.cardinalities, self.is_categorical) if c), default=0)
 
 
 def sinusoidal_positions(n: int, dim: int) -> torch.Tensor:

@@ -127,11 +127,12 @@ class SpinVAE(nn.Module):
         """The most probable value of every parameter (B, T) int64, each within its range."""
         preset_out = preset_out.float()  # mixtures in float32 even under bf16 autocast
         values = torch.zeros(preset_out.shape[:2], dtype=torch.long, device=preset_out.device)
-        n_mix = 3 * self.config.n_components
-        numerical = preset_out[:, self.numerical, :n_mix]
-        cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
-        values[:, self.numerical] = dlm.most_probable_step(numerical, cards, int(cards.max()))
-        values[:, self.categorical] = self._class_logits(preset_out).argmax(dim=-1)
+        if len(self.numerical):
+            numerical = preset_out[:, self.numerical, : 3 * self.config.n_components]
+            cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
+            values[:, self.numerical] = dlm.most_probable_step(numerical, cards, int(cards.max()))
+        if len(self.categorical):
+            values[:, self.categorical] = self._class_logits(preset_out).argmax(dim=-1)
         return values
 
     @torch.no_grad()
@@ -153,11 +154,14 @@ class SpinVAE(nn.Module):
         """Negative log-likelihood (nats) of every token of the presets: categorical (B, n_categorical)
         and numerical (B, n_numerical)."""
         preset_out = preset_out.float()  # log-masses in float32 even under bf16 autocast
-        logits = self._class_logits(preset_out)
-        ce = F.cross_entropy(logits.transpose(1, 2), classes[:, self.categorical], reduction="none")
-        cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
-        steps = torch.round(numbers[:, self.numerical] * (cards - 1)).long()
-        nll = dlm.nll(preset_out[:, self.numerical, : 3 * self.config.n_components], cards, steps)
+        ce = nll = preset_out.new_zeros(len(preset_out), 0)  # a synth may have no parameter of a kind
+        if len(self.categorical):
+            logits = self._class_logits(preset_out)
+            ce = F.cross_entropy(logits.transpose(1, 2), classes[:, self.categorical], reduction="none")
+        if len(self.numerical):
+            cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
+            steps = torch.round(numbers[:, self.numerical] * (cards - 1)).long()
+            nll = dlm.nll(preset_out[:, self.numerical, : 3 * self.config.n_components], cards, steps)
         return ce, nll
 
     def preset_losses(self, preset_out: torch.Tensor, classes: torch.Tensor,

@@ -8,7 +8,7 @@ characters.
 
 The three forms of a preset:
 
-- the synth's own format (for the DX7: sysex bytes, :mod:`spinvae.presets.sysex`);
+- the synth's own format (for the DX7: sysex bytes, :mod:`spinvae.synth.dx7.sysex`);
 - the *integer vector* ``(n_params,)`` uint8, and its learnable part ``(n_learnable,)``
   (:meth:`ParameterSchema.learnable`, :meth:`ParameterSchema.from_learnable`);
 - *tokens*, one per learnable parameter: the parameter id (the token's position), the class of
@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-Kind = Literal["numerical", "categorical", "fixed", "name"]
+Kind = Literal["numerical", "categorical", "continuous", "fixed", "name"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class Parameter:
     """One synth parameter.
 
     ``index`` is its position in the preset vector; ``max`` its native maximum (the minimum is
-    always 0); ``default`` the value a fixed parameter is held at; ``group`` names what the
+    always 0); a ``continuous`` parameter is a real number that presets store on a grid of
+    ``max + 1`` steps (its discretisation, which the token model learns like a numerical one; a
+    differentiable synth also renders values between the steps); ``default`` the value a fixed parameter is held at; ``group`` names what the
     parameter belongs to (for the DX7: ``op1``..``op6``, or None for global parameters) and
     ``type_name`` what it is within the group, shared by parameters of the same type.
     """
@@ -66,10 +68,11 @@ class ParameterSchema:
         self.parameters = parameters
         self.by_name = {p.name: p for p in parameters}
         self.max_values = np.array([p.max for p in parameters], dtype=np.int64)
-        self.learnable_parameters = tuple(p for p in parameters if p.kind in ("numerical", "categorical"))
+        self.learnable_parameters = tuple(p for p in parameters if p.kind in ("numerical", "categorical", "continuous"))
         self.learnable_indices = np.array([p.index for p in self.learnable_parameters], dtype=np.int64)
         self.learnable_names = tuple(p.name for p in self.learnable_parameters)
-        self.is_categorical = np.array([p.kind == "categorical" for p in self.learnable_parameters])
+        self.is_categorical = np.array([p.kind == "categorical" for p in self.learnable_parameters], dtype=bool)
+        self.is_continuous = np.array([p.kind == "continuous" for p in self.learnable_parameters], dtype=bool)
         self.cardinalities = np.array([p.cardinality for p in self.learnable_parameters], dtype=np.int64)
         types = sorted({p.type_name for p in self.learnable_parameters})
         self.type_names = tuple(types)

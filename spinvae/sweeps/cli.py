@@ -42,7 +42,7 @@ def add_sweep_subcommands(commands: Any) -> None:
 
 def run_sweep_command(args: Any) -> None:
     """Dispatch a parsed ``spinvae`` namespace whose subcommand is in :data:`SWEEP_COMMANDS`."""
-    from spinvae.cli.commands import UserError
+    from spinvae.errors import UserError
     from spinvae.sweeps.space import SweepConfigError
 
     try:
@@ -72,7 +72,7 @@ def _storage_error(storage: str, err: Exception) -> str:
 def _sweep(args: Any) -> None:
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from spinvae.cli.commands import UserError
+    from spinvae.errors import UserError
     from spinvae.sweeps.config import load_sweep
     from spinvae.sweeps.study import default_storage, run_sweep
 
@@ -93,7 +93,7 @@ def _report(args: Any) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from spinvae.cli.commands import UserError
+    from spinvae.errors import UserError
     from spinvae.sweeps.report import write_report
     from spinvae.sweeps.study import default_storage
 

@@ -17,6 +17,7 @@ import yaml
 
 from spinvae.data.build import SPLITS
 from spinvae.interpolation.paths import CategoricalRule, LatentMethod
+from spinvae.synth.base import parse_notes
 from spinvae.sweeps.space import Parameter, SweepConfigError, check_key, parse_search_space
 
 Direction = Literal["minimize", "maximize"]
@@ -195,8 +196,6 @@ def _objectives(value: Any, source: str, refine_steps: int) -> tuple[Objective, 
 
 
 def _evaluation(value: Any, source: str) -> EvaluationSettings:
-    from spinvae.cli.commands import UserError, parse_notes
-
     where = f"{source}: evaluation"
     settings = dict(_mapping(value, where))
     known = EvaluationSettings.__dataclass_fields__
@@ -214,7 +213,7 @@ def _evaluation(value: Any, source: str) -> EvaluationSettings:
         try:
             notes = _typed(settings["notes"], list, f"{where}.notes", 'a list such as ["56:75"]')
             settings["notes"] = parse_notes(notes)
-        except UserError as err:
+        except ValueError as err:
             raise SweepConfigError(f"{where}.notes: {err}") from None
     return EvaluationSettings(**settings)
 

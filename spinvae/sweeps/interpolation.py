@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from spinvae.data.datamodule import read_manifest
+from spinvae.data.manifest import read_manifest
+from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.report import write_results
 from spinvae.evaluation.run import REFERENCE, REFINED, EvaluationConfig, run_evaluation
 from spinvae.sweeps.config import INTERPOLATION_PREFIX, EvaluationSettings
@@ -71,7 +72,7 @@ def cached_reference(config: EvaluationConfig, cache_root: Path) -> Path:
     return folder
 
 
-def interpolation_scores(checkpoint: str, data_dir: str, transform: dict[str, Any] | None,
+def interpolation_scores(checkpoint: str, data_dir: str, transform: AttributeTransform | None,
                          settings: EvaluationSettings, out: Path, reference_cache: Path | None) -> dict[str, float]:
     """Evaluate a trained model's interpolations on the first pairs of a split; its scores by name.
 
@@ -84,8 +85,9 @@ def interpolation_scores(checkpoint: str, data_dir: str, transform: dict[str, An
         categorical=settings.categorical, workers=settings.workers, latent_report=False,
         refine_steps=settings.refine_steps,
     )
-    features = read_manifest(data_dir).get("features")
-    if reference_cache is not None and features and transform == features["attributes"]:
+    dataset_transform = read_manifest(data_dir).attributes
+    if (reference_cache is not None and transform is not None and dataset_transform is not None
+            and transform.to_dict() == dataset_transform.to_dict()):
         parts = out / "parts"
         parts.mkdir(parents=True, exist_ok=True)
         for block in (cached_reference(config, reference_cache) / "parts").glob(f"{REFERENCE}_*.npz"):

@@ -1,4 +1,4 @@
-"""One trial: a training run through :class:`~spinvae.cli.train.SpinVAECLI` with the trial's values.
+"""One trial: a training run through :class:`~spinvae.training.cli.SpinVAECLI` with the trial's values.
 
 The trial's LightningCLI arguments are the sweep's base config(s), its fixed overrides, then the
 trial's values, exactly as ``spinvae fit --config BASE --KEY VALUE ...`` would take them. Before
@@ -21,7 +21,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import Callback, LightningModule, Trainer
 from optuna_integration import PyTorchLightningPruningCallback
 
-from spinvae.cli.train import SpinVAECLI
+from spinvae.training.cli import SpinVAECLI
 from spinvae.sweeps.config import SweepConfig
 from spinvae.sweeps.space import SweepConfigError, cli_overrides
 
@@ -162,7 +162,7 @@ def run_trial(trial: optuna.Trial, sweep: SweepConfig, trial_dir: Path, referenc
         from spinvae.sweeps.interpolation import interpolation_scores
 
         scores.update(interpolation_scores(
-            _checkpoint(cli.trainer, trial_dir), cli.datamodule.data_dir, cli.model.data_info["attribute_transform"],
+            _checkpoint(cli.trainer, trial_dir), cli.datamodule.data_dir, cli.model.data.attribute_transform,
             sweep.evaluation, trial_dir / "evaluation", reference_cache,
         ))
     result = [scores[metric] for metric in sweep.metric_names]

@@ -12,11 +12,11 @@ import numpy as np
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 
+import torch
+
+from spinvae.audio.figures import spectrogram_strip_figure
 from spinvae.data.spectrograms import analyse_presets
-from spinvae.interpolation.export import spectrogram_strip_figure
-from spinvae.interpolation.model import decode_latents, encode_presets, model_path, render_settings
 from spinvae.synth.base import RenderSettings
-from spinvae.synth.render import render_presets
 
 
 def figure_pixels(fig) -> np.ndarray:
@@ -48,17 +48,22 @@ class ExampleMedia(L.Callback):
         valid = getattr(trainer.datamodule, "datasets", {}).get("valid")
         if not loggers or valid is None or len(valid) < 2:
             return
-        originals = valid.values[: max(self.n_examples, 2)]
-        reconstructions = decode_latents(module, encode_presets(module, originals))
-        render, mel = render_settings(module)
+        n = max(self.n_examples, 2)
+        originals = valid.values[:n]
+        items = [valid[i] for i in range(n)]  # the stored spectrograms: nothing to render to encode
+        with torch.no_grad():
+            mu, _ = module.vae.encode(*(torch.stack([item[key] for item in items]).to(module.device)
+                                        for key in ("classes", "numbers", "spectrogram")))
+            u = torch.linspace(0, 1, self.steps, device=mu.device)[:, None]
+            z = torch.cat([mu, (1 - u) * mu[0] + u * mu[1]])  # reconstructions, then the latent path 0 -> 1
+            decoded = module.vae.decode_presets(z).cpu().numpy().astype(np.uint8)
+        reconstructions, path = decoded[:n], decoded[n:]
+        render, mel, synth, schema = module.data.render, module.data.mel, module.synth, module.schema
         single = RenderSettings(render.sample_rate, render.notes[:1], render.note_duration, render.duration)
-        schema = module.schema
-        played = render_presets(schema.from_learnable(np.concatenate([originals, reconstructions])), single)[:, 0]
-        path = model_path(module, originals[0], originals[1], self.steps)
-        db = analyse_presets(schema.from_learnable(path), single, mel).db[:, 0]
+        played = synth.render(schema.from_learnable(np.concatenate([originals, reconstructions])), single)[:, 0]
+        db = analyse_presets(schema.from_learnable(path), single, mel, synth=synth).db[:, 0]
         picture = figure_pixels(spectrogram_strip_figure(db, f"epoch {trainer.current_epoch}: {valid.uids[0]} -> "
                                                              f"{valid.uids[1]}"))
-        n = len(originals)
         sounds = {f"media/{valid.uids[i]}/{kind}": played[i + offset]
                   for i in range(self.n_examples) for kind, offset in (("original", 0), ("reconstruction", n))}
         for logger in loggers:

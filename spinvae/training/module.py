@@ -17,7 +17,8 @@ import torch
 
 from spinvae.model.tokens import TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
-from spinvae.presets import schema_by_name
+from spinvae.data.manifest import DataInfo
+from spinvae.synth.registry import get_synth
 from spinvae.training.metrics import attribute_spearman, preset_accuracy
 from spinvae.training.objective import (
     LossConfig, OptimizerConfig, attribute_term, beta_at, lr_factor, parameter_group, total_loss,
@@ -60,9 +61,11 @@ class SpinVAEModule(L.LightningModule):
             "data_info": data_info,
         })
         self.loss_config, self.optimizer_config, self.data_info = loss, optimizer, data_info
-        self.schema = schema_by_name(data_info["synth"])
-        self.vae = SpinVAE(vae, TokenLayout.from_schema(self.schema), tuple(data_info["spectrogram_shape"]))
-        names = list(data_info["attributes"])
+        self.data = DataInfo.from_dict(data_info)
+        self.synth = get_synth(self.data.synth)
+        self.schema = self.synth.schema
+        self.vae = SpinVAE(vae, TokenLayout.from_schema(self.schema), self.data.spectrogram_shape)
+        names = list(self.data.attributes)
         wanted = names if loss.attributes is None else list(loss.attributes)
         unknown = [a for a in wanted if a not in names]
         if unknown:
@@ -72,9 +75,9 @@ class SpinVAEModule(L.LightningModule):
         self.attribute_names = wanted if loss.attribute_loss != "none" else []
         index = [names.index(a) for a in self.attribute_names]
         self.register_buffer("attribute_index", torch.tensor(index, dtype=torch.long), persistent=False)
-        self.register_buffer("attribute_low", torch.tensor(data_info["attribute_low"], dtype=torch.float32)[index],
+        self.register_buffer("attribute_low", torch.tensor(self.data.attribute_low, dtype=torch.float32)[index],
                              persistent=False)
-        self.register_buffer("attribute_high", torch.tensor(data_info["attribute_high"], dtype=torch.float32)[index],
+        self.register_buffer("attribute_high", torch.tensor(self.data.attribute_high, dtype=torch.float32)[index],
                              persistent=False)
         self._validation: dict[str, list[np.ndarray]] = {}
         self._steps: float | None = None

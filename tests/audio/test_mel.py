@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from spinvae.audio.mel import MelSettings, MelSpectrogram, mel_spectrogram_db, scale_db, unscale_db
-from spinvae.synth.dexed import DexedSynth
+from spinvae.synth.dx7.dexed import DexedSynth
 
 SR = 16000
 

@@ -14,10 +14,10 @@ import pytest
 import soundfile
 
 from spinvae.data.build import BuildConfig, build_dataset
-from spinvae.presets.dx7 import init_voice, operator_offset
-from spinvae.presets.generator import generate_presets
-from spinvae.presets.sysex import bank_sysex, read_sysex
-from spinvae.synth.dexed import DexedSynth
+from spinvae.synth.dx7.schema import init_voice, operator_offset
+from spinvae.synth.dx7.generator import generate_presets
+from spinvae.synth.dx7.sysex import bank_sysex, read_sysex
+from spinvae.synth.dx7.dexed import DexedSynth
 from tests.conftest import DX7_DIR
 
 MODULE = [sys.executable, "-m", "spinvae.cli.main"]
@@ -59,7 +59,7 @@ def work(tmp_path_factory):
     (sources / "voices.syx").write_bytes(bank_sysex(np.concatenate([[silent, near], generate_presets(3, seed=1)[0]])))
     (sources / "empty.syx").write_bytes(b"")
     dataset = work / "dataset"
-    manifest = build_dataset(dataset, BuildConfig(syx=(str(sources),), chunk_size=32), log=lambda line: None, progress=False)
+    manifest = build_dataset(dataset, BuildConfig(presets=(str(sources),), chunk_size=32), log=lambda line: None, progress=False)
     (work / "not_a_dataset").mkdir()
     return {"dir": work, "render_bank": render_bank, "bank": bank, "dataset": dataset, "manifest": manifest}
 
@@ -129,13 +129,13 @@ def test_render_missing_file(work, runs):
 
 def test_render_index_past_the_bank(work, runs):
     line = one_error_line(runs["ref_index"])
-    assert line == f"spinvae: error: {work['bank']}: voice 40 asked for, the file holds 32 (0-based index)"
+    assert line == f"spinvae: error: {work['bank']}: preset 40 asked for, the file holds 32 (0-based index)"
     assert not (work["dir"] / "i.wav").exists()
 
 
 def test_render_reference_without_index(work, runs):
     line = one_error_line(runs["ref_no_colon"])
-    assert str(work["bank"]) in line and "BANK.syx:INDEX" in line
+    assert str(work["bank"]) in line and "holds 32 presets; give FILE:INDEX" in line
     assert not (work["dir"] / "c.wav").exists()
 
 
@@ -150,11 +150,11 @@ def test_data_info_summarises_the_dataset(work, runs):
     assert manifest["n_unique"] == 6 and manifest["n_presets"] == 4  # + INIT VOICE padding; - 2 quiet
     assert manifest["splits"] == {"train": 3, "valid": 0, "test": 1}
     lines = result.stdout.splitlines()
-    assert lines[0] == f"dataset {work['dataset']}"
+    assert lines[0] == f"dataset {work['dataset']} (dx7 presets)"
     text = result.stdout
     assert "presets           4  (train 3, valid 0, test 1)" in text
     assert "voices read      32  (26 duplicates removed, 6 unique)" in text
-    assert "sources           2 .syx files (1 unreadable)" in text
+    assert "sources           2 preset files (1 unreadable)" in text
     assert "excluded          3  empty file: 1  near-silent: 1  silent: 1" in text
     assert "audio       16000 Hz, notes 56:75, 3.0 s held of 4.0 s" in text
     assert "spectrogram 1 x 257 x 251 (notes x mels x frames)" in text

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from spinvae.cli.main import main
-from spinvae.presets.sysex import read_sysex
+from spinvae.synth.dx7.sysex import read_sysex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,8 +49,8 @@ def test_quickstart_names_a_missing_recipe(tmp_path, monkeypatch, capsys):
 
 
 def test_quickstart_on_your_own_cartridges_skips_a_broken_file(tmp_path, monkeypatch, capsys):
-    from spinvae.presets.generator import generate_presets
-    from spinvae.presets.sysex import bank_sysex
+    from spinvae.synth.dx7.generator import generate_presets
+    from spinvae.synth.dx7.sysex import bank_sysex
 
     cartridges = tmp_path / "my_cartridges"
     cartridges.mkdir()
@@ -58,13 +58,13 @@ def test_quickstart_on_your_own_cartridges_skips_a_broken_file(tmp_path, monkeyp
         (cartridges / f"bank{i}.syx").write_bytes(bank_sysex(generate_presets(32, seed=10 + i)[0]))
     (cartridges / "broken.syx").write_bytes(b"\xf0\x43\x00\x09 not a bank")
     monkeypatch.chdir(tmp_path)
-    assert main(["quickstart", "--syx", str(cartridges), "--epochs", "1", "--max-pairs", "1",
+    assert main(["quickstart", "--files", str(cartridges), "--epochs", "1", "--max-pairs", "1",
                  "--data-config", str(ROOT / "datasets/quickstart.yaml"),
                  "--train-config", str(ROOT / "experiments/quickstart.yaml")]) == 0
     printed = capsys.readouterr().out
     broken = str(cartridges / "broken.syx")
     assert f"skipped {broken}: truncated 32-voice dump" in printed  # one line, and the job goes on
-    manifest = json.loads((tmp_path / "datasets" / "syx" / "manifest.json").read_text())  # folders named for --syx
+    manifest = json.loads((tmp_path / "datasets" / "files" / "manifest.json").read_text())  # folders named for --files
     assert [(Path(s["path"]).name, s["n_voices"]) for s in manifest["sources"]] == [
         ("bank0.syx", 32), ("bank1.syx", 32), ("broken.syx", 0)]  # and no procedural presets
-    assert read_sysex(tmp_path / "evaluation/reports/syx/interpolation/interpolation.syx").params.shape[0] == 32
+    assert read_sysex(tmp_path / "evaluation/reports/files/interpolation/interpolation.syx").params.shape[0] == 32

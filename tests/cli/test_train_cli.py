@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from spinvae.cli.main import main
-from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 
 SMOKE = Path(__file__).resolve().parents[2] / "experiments" / "smoke.yaml"
 

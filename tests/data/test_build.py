@@ -37,9 +37,9 @@ from spinvae.data.build import (
     split_indices,
 )
 from spinvae.data.spectrograms import render_spectrograms
-from spinvae.presets.dx7 import DX7_SCHEMA, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, operator_offset, voice_name
-from spinvae.presets.generator import generate_presets
-from spinvae.presets.sysex import SysexError, bank_sysex, read_sysex
+from spinvae.synth.dx7.schema import DX7_SCHEMA, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, operator_offset, voice_name
+from spinvae.synth.dx7.generator import generate_presets
+from spinvae.synth.dx7.sysex import SysexError, bank_sysex, read_sysex
 from spinvae.synth.base import RenderSettings
 
 LEARNABLE = list(DX7_SCHEMA.learnable_names)
@@ -134,7 +134,7 @@ def bank_build(tmp_path_factory, factory_banks, quiet_voices):
     (banks / "readme.txt").write_text("not a bank")
 
     out = tmp_path_factory.mktemp("bank_build") / "data"
-    config = BuildConfig(syx=(str(banks),), seed=0, chunk_size=32, workers=2)
+    config = BuildConfig(presets=(str(banks),), seed=0, chunk_size=32, workers=2)
     logged: list[str] = []
     manifest = build_dataset(out, config, log=logged.append, progress=False)
     return {"banks": banks, "out": out, "config": config, "manifest": manifest, "log": logged}
@@ -211,11 +211,11 @@ def test_silent_and_near_silent_voices_are_excluded(bank_build, quiet_voices):
     assert set(by_index) == {0, 1}
     silent, near = by_index[0], by_index[1]
     assert silent["reason"] == "silent"
-    assert silent["uid"] == preset_uids(quiet_voices["silent"][None])[0]
+    assert silent["uid"] == preset_uids(quiet_voices["silent"][None], DX7_SCHEMA)[0]
     assert silent["name"] == voice_name(quiet_voices["silent"])
     assert (silent["note"], silent["velocity"]) == (56, 75)
     assert near["reason"] == f"near-silent: {rms[1, 0]:.1f} dBFS RMS below -60"
-    assert near["uid"] == preset_uids(quiet_voices["near"][None])[0]
+    assert near["uid"] == preset_uids(quiet_voices["near"][None], DX7_SCHEMA)[0]
     # no other voice of the build is quiet: excluded counts add up
     reasons = manifest["excluded_by_reason"]
     assert reasons["silent"] == 1 and reasons["near-silent"] == 1
@@ -265,7 +265,7 @@ def test_parquet_values_equal_the_syx_voices(bank_build):
     for source, group in table.groupby("source"):
         params = read_sysex(source).params[group["bank_index"].to_numpy()]
         np.testing.assert_array_equal(group[LEARNABLE].to_numpy(), DX7_SCHEMA.learnable(params))
-        assert group["uid"].tolist() == preset_uids(params)
+        assert group["uid"].tolist() == preset_uids(params, DX7_SCHEMA)
         assert group["name"].tolist() == [voice_name(p).rstrip() for p in params]
 
 
@@ -323,7 +323,7 @@ def quiet_bank(tmp_path_factory, quiet_voices) -> Path:
 
 def test_silence_db_changes_what_is_excluded(tmp_path, quiet_bank):
     def build(name, silence_db):
-        config = BuildConfig(syx=(str(quiet_bank),), silence_db=silence_db, chunk_size=32, workers=2)
+        config = BuildConfig(presets=(str(quiet_bank),), silence_db=silence_db, chunk_size=32, workers=2)
         return build_dataset(tmp_path / name, config, log=_quiet, progress=False)
 
     default = build("default", -60.0)
@@ -405,7 +405,7 @@ def test_a_different_seed_gives_a_different_split(tmp_path, factory_banks):
     bank = next(f for f in factory_banks if f.name == "rom1a.syx")
     tables, dbs = {}, {}
     for seed in (0, 1):
-        config = BuildConfig(syx=(str(bank),), seed=seed, chunk_size=32, workers=2)
+        config = BuildConfig(presets=(str(bank),), seed=seed, chunk_size=32, workers=2)
         manifest = build_dataset(tmp_path / str(seed), config, log=_quiet, progress=False)
         assert manifest["n_presets"] == 32 and manifest["splits"] == {"train": 26, "valid": 3, "test": 3}
         tables[seed] = pd.read_parquet(tmp_path / str(seed) / PRESETS)
@@ -435,8 +435,8 @@ def test_deduplicate_keeps_first_occurrences_and_ignores_names():
     renamed = generated[2].copy()
     renamed[145:155] = np.frombuffer(b"OTHER NAME", dtype=np.uint8)
     params = np.stack([generated[0], generated[1], generated[0], generated[2], renamed, generated[1], generated[3]])
-    np.testing.assert_array_equal(deduplicate(params), [0, 1, 3, 6])
-    uids = preset_uids(params)
+    np.testing.assert_array_equal(deduplicate(params, DX7_SCHEMA), [0, 1, 3, 6])
+    uids = preset_uids(params, DX7_SCHEMA)
     assert uids[0] == uids[2] and uids[3] == uids[4] and len(set(uids)) == 4
     assert all(len(u) == 16 and int(u, 16) >= 0 for u in uids)
 
@@ -448,10 +448,10 @@ def test_build_without_presets_is_refused(tmp_path):
     only_broken.mkdir()
     (only_broken / "empty.syx").write_bytes(b"")
     with pytest.raises(BuildError, match="no presets"):
-        collect_presets(BuildConfig(syx=(str(only_broken),)), log=_quiet)
+        collect_presets(BuildConfig(presets=(str(only_broken),)), log=_quiet)
     missing = tmp_path / "missing.syx"
     with pytest.raises(BuildError, match="missing.syx: no such file or folder"):
-        build_dataset(tmp_path / "out2", BuildConfig(syx=(str(missing),)), log=_quiet, progress=False)
+        build_dataset(tmp_path / "out2", BuildConfig(presets=(str(missing),)), log=_quiet, progress=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
 
 
@@ -465,7 +465,7 @@ def test_multiple_notes(tmp_path):
     assert manifest["store"]["shape"] == [n, 2, N_MELS, N_FRAMES]
     assert read_manifest(tmp_path)["settings"]["render"]["notes"] == [[56, 75], [48, 100]]
     generated, _ = generate_presets(16, seed=5)
-    unique = generated[deduplicate(generated)]
+    unique = generated[deduplicate(generated, DX7_SCHEMA)]
     for j, pair in enumerate(notes):  # each note's slice is that note rendered alone
         fresh, rms = render_spectrograms(unique, RenderSettings(notes=(pair,)), workers=2)
         np.testing.assert_array_equal(store["db"][:, j], fresh[:, 0].astype(np.float16))

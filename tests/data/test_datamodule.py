@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from spinvae.audio.mel import scale_db, unscale_db
-from spinvae.data.augment import similar_algorithms
+from spinvae.synth.dx7.variations import similar_algorithms
 from spinvae.data.build import PRESETS, BuildConfig, build_dataset
 from spinvae.data.datamodule import MAX_DELAY, PresetDataModule, PresetDataset
+from spinvae.data.manifest import ManifestError, read_manifest
 from spinvae.data.spectrograms import render_spectrograms
-from spinvae.presets.dx7 import DX7_SCHEMA, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
-from spinvae.presets.generator import generate_presets
-from spinvae.presets.sysex import bank_sysex, read_sysex
+from spinvae.synth.dx7.schema import DX7_SCHEMA, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from spinvae.synth.dx7.generator import generate_presets
+from spinvae.synth.dx7.sysex import bank_sysex, read_sysex
 
 LEARNABLE = list(DX7_SCHEMA.learnable_names)
 ALGORITHM = LEARNABLE.index("algorithm")
@@ -191,12 +192,21 @@ def test_two_workers_yield_the_same_valid_batches(dataset):
 
 def test_folder_without_manifest_is_a_clear_error(tmp_path):
     (tmp_path / "build_state.json").write_text("{}")  # an unfinished build
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path}: no manifest.json"):
+    with pytest.raises(ManifestError, match=f"{tmp_path}: no manifest.json"):
         PresetDataModule(str(tmp_path)).setup()
-    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+    with pytest.raises(ManifestError, match=str(tmp_path)):
         PresetDataset(tmp_path / "missing", "train")
-    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+    with pytest.raises(ManifestError, match=str(tmp_path)):
         PresetDataModule(str(tmp_path)).manifest
+
+
+@pytest.mark.parametrize("text, reason", [("{not json", "not a readable JSON manifest"),
+                                          ('{"format": 1}', "not a spinvae manifest")])
+def test_a_broken_manifest_is_one_line_naming_it(tmp_path, text, reason):
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ManifestError, match=f"{tmp_path / 'manifest.json'}: {reason}") as caught:
+        read_manifest(tmp_path)
+    assert "\n" not in str(caught.value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +222,7 @@ def transposed_dataset(tmp_path_factory, factory_banks):
     bank = folder / "transposed.syx"
     bank.write_bytes(bank_sysex(voices))
     root = folder / "data"
-    manifest = build_dataset(root, BuildConfig(syx=(str(bank),), chunk_size=32), log=_quiet, progress=False)
+    manifest = build_dataset(root, BuildConfig(presets=(str(bank),), chunk_size=32), log=_quiet, progress=False)
     table = pd.read_parquet(root / PRESETS).set_index("uid")
     return {"root": root, "manifest": manifest, "table": table, "voices": read_sysex(bank).params}
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from spinvae.evaluation.report import endpoint_errors
-from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 
 T = 9
 U = np.linspace(0.0, 1.0, T)
@@ -36,7 +36,7 @@ def constructed_evaluation(tmp_path, offset: float, bump: float) -> tuple[pd.Dat
 
 def test_endpoint_errors_known_answers(tmp_path):
     trajectories, attributes = constructed_evaluation(tmp_path, offset=0.3, bump=0.5)
-    errors = endpoint_errors(tmp_path, trajectories, attributes)["model"]
+    errors = endpoint_errors(tmp_path, trajectories, attributes, DX7_SCHEMA)["model"]
     n_numerical = int((~DX7_SCHEMA.is_categorical).sum())
     assert errors["categorical_accuracy"] == 1.0
     assert errors["numerical_error_steps"] == pytest.approx(3 / (2 * n_numerical))
@@ -50,7 +50,7 @@ def test_endpoint_errors_known_answers(tmp_path):
 
 def test_a_perfect_straight_model_gains_everything(tmp_path):
     trajectories, attributes = constructed_evaluation(tmp_path, offset=0.0, bump=0.0)
-    errors = endpoint_errors(tmp_path, trajectories, attributes)["model"]
+    errors = endpoint_errors(tmp_path, trajectories, attributes, DX7_SCHEMA)["model"]
     assert errors["feature_error"] == pytest.approx(0.0, abs=1e-12)
     assert errors["nonlinearity_ends_only_median_change_pct"] == pytest.approx(-100.0)
     assert errors["nonlinearity_own_line_median_change_pct"] == pytest.approx(-100.0)

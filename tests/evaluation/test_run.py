@@ -138,3 +138,23 @@ def test_refined_models_are_their_own_methods_beside_the_protocol(tmp_path, tiny
     plain_summary = json.loads((without / "summary.json").read_text())
     assert set(plain_summary["notes"]["56:75"]) == {"reference", "tiny"} and plain_summary["refinement"] == {}
     np.testing.assert_array_equal(np.load(without / "presets.npz")["tiny"], presets["tiny"])
+
+
+def test_anchored_methods_have_exact_ends_and_keep_the_decoded_path_inside(tmp_path, tiny_dataset, tiny_checkpoint):
+    out = tmp_path / "anchored"
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--max-pairs", "3", "--steps", "5",
+                 "--ckpt", f"tiny={tiny_checkpoint}", "--refine-steps", "20", "--anchor", "true",
+                 "--latent", "linear", "--progress", "false"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["notes"]["56:75"]) == {"reference", "tiny", "tiny+refined", "tiny+anchored",
+                                              "tiny+refined+anchored"}
+    for method in ("tiny+anchored", "tiny+refined+anchored"):
+        assert summary["endpoints"][method]["categorical_accuracy"] == 1.0
+        assert summary["endpoints"][method]["numerical_error_steps"] == 0.0
+    presets = np.load(out / "presets.npz")
+    from spinvae.interpolation.paths import anchor_path
+    from spinvae.synth.dx7.schema import DX7_SCHEMA
+
+    expected = anchor_path(presets["tiny"], presets["start"], presets["end"], DX7_SCHEMA)
+    np.testing.assert_array_equal(presets["tiny+anchored"], expected)  # the plain method's path, moved
+    assert json.loads((out / "evaluation.json").read_text())["anchor"] is True

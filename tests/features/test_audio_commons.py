@@ -266,8 +266,8 @@ def _original_features(clip: np.ndarray) -> np.ndarray:
 def _real_renders() -> np.ndarray:
     """(N_CLIPS, 64000) renders of real voices, one per bank file picked with a fixed seed: the
     first N_CLIPS above -60 dBFS RMS."""
-    from spinvae.presets.sysex import SysexError, read_sysex
-    from spinvae.synth.render import render_presets
+    from spinvae.synth.dx7.sysex import SysexError, read_sysex
+    from spinvae.synth.dx7.render import render_presets
 
     files = sorted((SHARED / "data" / "dx7").rglob("*.syx"))
     rng = np.random.default_rng(2024)

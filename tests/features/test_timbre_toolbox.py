@@ -349,8 +349,8 @@ def test_batch_equals_one_by_one_and_is_deterministic():
 def dx7_renders(real_bank_files) -> np.ndarray:
     """(48, 64000) renders: 16 voices of each of 3 banks spread over the collection (skipped,
     saying why, without ../shared)."""
-    from spinvae.presets.sysex import read_sysex
-    from spinvae.synth.render import render_presets
+    from spinvae.synth.dx7.sysex import read_sysex
+    from spinvae.synth.dx7.render import render_presets
 
     banks = [real_bank_files[i] for i in np.linspace(0, len(real_bank_files) - 1, 3).astype(int)]
     voices = np.concatenate([read_sysex(bank).params[:16] for bank in banks])

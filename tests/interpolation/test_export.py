@@ -10,9 +10,9 @@ from dexed import DexedSynth, Patch
 from spinvae.cli.main import main
 from spinvae.interpolation.export import write_sequence
 from spinvae.interpolation.paths import parameter_path
-from spinvae.presets.dx7 import DX7_SCHEMA, voice_name
-from spinvae.presets.generator import generate_presets
-from spinvae.presets.sysex import bank_sysex, read_sysex, single_voice_sysex
+from spinvae.synth.dx7.schema import DX7_SCHEMA, voice_name
+from spinvae.synth.dx7.generator import generate_presets
+from spinvae.synth.dx7.sysex import bank_sysex, read_sysex, single_voice_sysex
 from spinvae.synth.base import RenderSettings
 
 SHORT = RenderSettings(note_duration=0.5, duration=0.75)
@@ -39,7 +39,7 @@ def test_the_bank_reloads_in_dexed_and_every_step_plays(tmp_path):
 
 
 def test_a_sequence_longer_than_a_bank_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="a bank holds 32 voices"):
+    with pytest.raises(ValueError, match="bank holds 32 presets"):
         write_sequence(tmp_path, np.zeros((33, 144), np.uint8))
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from spinvae.interpolation.paths import latent_path, parameter_path
-from spinvae.presets.dx7 import DX7_SCHEMA
-from spinvae.presets.generator import generate_presets
+from spinvae.interpolation.paths import anchor_path, latent_path, parameter_path, positions
+from spinvae.synth.dx7.schema import DX7_SCHEMA
+from spinvae.synth.dx7.generator import generate_presets
 
 LEARNABLE = list(DX7_SCHEMA.learnable_names)
 
@@ -58,3 +58,52 @@ def test_categorical_rules():
         parameter_path(start, end, 5, DX7_SCHEMA, categorical="nearest")
     with pytest.raises(ValueError, match="at least 2 steps"):
         parameter_path(start, end, 1, DX7_SCHEMA)
+
+
+def test_positions_go_on_beyond_the_ends_at_the_same_spacing():
+    np.testing.assert_allclose(positions(5), [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(positions(5, 0.5), [-0.5, -0.25, 0, 0.25, 0.5, 0.75, 1, 1.25, 1.5])
+    np.testing.assert_allclose(positions(5, 0.3), [-0.25, 0, 0.25, 0.5, 0.75, 1, 1.25])  # whole steps only
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        positions(1)
+    with pytest.raises(ValueError, match="0 or more"):
+        positions(5, -0.1)
+
+
+def test_extrapolated_paths_continue_the_line_and_stay_in_range():
+    start, end = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 3.0])
+    z = latent_path(start, end, 3, extrapolate=1.0)
+    torch.testing.assert_close(z, torch.tensor([[-1.0, -1.0], [-0.5, 0.0], [0.0, 1.0], [0.5, 2.0], [1.0, 3.0],
+                                                [1.5, 4.0], [2.0, 5.0]]))
+    presets, _ = generate_presets(2, seed=4)
+    a, b = DX7_SCHEMA.learnable(presets)
+    path = parameter_path(a, b, 9, DX7_SCHEMA, extrapolate=0.5)
+    assert path.shape == (17, 144)
+    np.testing.assert_array_equal(path[4:13], parameter_path(a, b, 9, DX7_SCHEMA))  # the same inside
+    assert (path < DX7_SCHEMA.cardinalities).all()
+    far = np.clip(np.rint(b + 0.5 * (b.astype(float) - a)), 0, DX7_SCHEMA.cardinalities - 1)
+    np.testing.assert_array_equal(path[-1], far)
+
+
+def test_anchored_paths_end_exactly_on_the_presets_and_keep_their_own_bend():
+    presets, _ = generate_presets(2, seed=5)
+    a, b = DX7_SCHEMA.learnable(presets)
+    reference = parameter_path(a, b, 9, DX7_SCHEMA)
+    np.testing.assert_array_equal(anchor_path(reference, a, b, DX7_SCHEMA), reference)  # nothing to move
+    numerical = ~DX7_SCHEMA.is_categorical
+    bent = reference.astype(int)
+    bent[1:-1, numerical] += 2  # a path whose middle departs from its own line
+    bent[:, numerical] += 1  # and whose ends are one step off
+    bent = np.clip(bent, 0, DX7_SCHEMA.cardinalities - 1).astype(np.uint8)
+    anchored = anchor_path(bent, a, b, DX7_SCHEMA)
+    np.testing.assert_array_equal(anchored[0], a)
+    np.testing.assert_array_equal(anchored[-1], b)
+    inside = (reference[1:-1, numerical] + 2 < DX7_SCHEMA.cardinalities[numerical] - 2)  # away from clipping
+    shift = anchored[1:-1, numerical].astype(int) - reference[1:-1, numerical]
+    assert (shift[inside] == 2).mean() > 0.95  # the bend kept, the ends' offset gone (up to rounding)
+    wrong = bent.copy()
+    cat = np.flatnonzero(DX7_SCHEMA.is_categorical)
+    wrong[:, cat] = (np.maximum(a[cat], b[cat]) + 1) % DX7_SCHEMA.cardinalities[cat]  # a class neither has
+    fixed = anchor_path(wrong, a, b, DX7_SCHEMA)
+    neither = (wrong[4, cat] != a[cat]) & (wrong[4, cat] != b[cat])
+    np.testing.assert_array_equal(fixed[4, cat][neither], reference[4, cat][neither])  # the reference's class

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from spinvae.model.tokens import TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
-from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.training.objective import LossConfig, attribute_term, total_loss
 
 LAYOUT = TokenLayout.from_schema(DX7_SCHEMA)

@@ -10,9 +10,9 @@ from spinvae.model.audio_cnn import AudioEncoder, SpectrogramDecoder, feature_ma
 from spinvae.model.preset_transformer import PresetDecoder, PresetEncoder
 from spinvae.model.tokens import PresetEmbedding, TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
-from spinvae.presets.dx7 import DX7_SCHEMA
-from spinvae.presets.generator import generate_presets
-from spinvae.presets.sysex import parse_sysex, single_voice_sysex
+from spinvae.synth.dx7.schema import DX7_SCHEMA
+from spinvae.synth.dx7.generator import generate_presets
+from spinvae.synth.dx7.sysex import parse_sysex, single_voice_sysex
 
 LAYOUT = TokenLayout.from_schema(DX7_SCHEMA)
 B = 3
@@ -124,3 +124,22 @@ def test_preset_losses_are_per_token_averages():
     ce_tokens = -torch.log_softmax(logits, -1).gather(-1, classes[:, LAYOUT.categorical][..., None])
     torch.testing.assert_close(ce, ce_tokens.sum() / (144 * B))
     assert nll > 0 and torch.isfinite(nll)
+
+
+def test_a_schema_without_categorical_parameters_trains_and_decodes():
+    """A synth whose parameters are all continuous (the pluck synth's kind): no categorical head."""
+    from spinvae.presets.schema import Parameter, ParameterSchema
+
+    schema = ParameterSchema("continuous", tuple(Parameter(i, f"p{i}", 127, "continuous", 64, None, f"p{i}")
+                                                 for i in range(5)))
+    layout = TokenLayout.from_schema(schema)
+    assert layout.max_classes == 0 and len(layout.categorical) == 0
+    vae = SpinVAE(VAEConfig(dim_z=64, **SMALL), layout, SHAPE)
+    values = np.random.default_rng(0).integers(0, 128, (B, 5)).astype(np.uint8)
+    classes, numbers = (torch.from_numpy(x) for x in schema.to_tokens(values))
+    out = vae(classes, numbers, torch.zeros(B, *SHAPE), generator=torch.Generator().manual_seed(0))
+    terms = vae.loss_terms(out, classes, numbers, torch.zeros(B, *SHAPE), free_bits=0.0)
+    assert terms["categorical"].item() == 0.0 and terms["numerical"].item() > 0
+    sum(terms.values()).backward()
+    decoded = vae.decode_presets(out.mu).numpy()
+    assert decoded.shape == (B, 5) and decoded.min() >= 0 and decoded.max() <= 127

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from spinvae.presets.dx7 import voice_name
-from spinvae.presets.sysex import read_sysex
+from spinvae.synth.dx7.schema import voice_name
+from spinvae.synth.dx7.sysex import read_sysex
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ORDER = ["01_explore_dataset.ipynb", "02_train_small_model.ipynb", "03_interpolate_and_edit.ipynb"]

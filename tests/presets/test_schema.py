@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from spinvae.presets.dx7 import DX7_SCHEMA, N_PARAMS, NAME_SLICE, TRANSPOSE_INDEX, encode_name, init_voice
+from spinvae.synth.dx7.schema import DX7_SCHEMA, N_PARAMS, NAME_SLICE, TRANSPOSE_INDEX, encode_name, init_voice
 
 S = DX7_SCHEMA
 OPERATOR_TYPES = (

@@ -100,7 +100,7 @@ def smoke() -> dict:
      "search_space: 'model.loss.beta!' is not"),
     ({"overrides": {"model.loss.beta": 0.1}}, "search_space.model.loss.beta: also fixed in overrides"),
     ({"evaluation": {"pairs": 3}}, "evaluation: unknown pairs"),
-    ({"evaluation": {"notes": ["56-75"]}}, "evaluation.notes: --notes: '56-75' is not NOTE:VELOCITY"),
+    ({"evaluation": {"notes": ["56-75"]}}, "evaluation.notes: '56-75' is not NOTE:VELOCITY"),
     ({"run_dir": "runs/{name}"}, "run_dir: 'runs/{name}' may hold {study}"),
     ({"heartbeat": {"interval": 10, "grace_period": 5}}, "heartbeat: needs interval >= 1 and grace_period > interval"),
     ({"objectives": [{"metric": "interpolation/refined/smoothness/mean_change_pct"}]},

@@ -12,8 +12,8 @@ from spinvae.data.datamodule import PresetDataModule
 from spinvae.model.latent import kl_free_bits
 from spinvae.model.tokens import TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
-from spinvae.presets.dx7 import DX7_SCHEMA
-from spinvae.presets.generator import generate_presets
+from spinvae.synth.dx7.schema import DX7_SCHEMA
+from spinvae.synth.dx7.generator import generate_presets
 from spinvae.training.metrics import preset_accuracy
 from spinvae.training.module import SpinVAEModule
 from tests.conftest import TINY_CNN
@@ -81,7 +81,7 @@ def test_fit_logs_the_metrics_and_checkpoints_load_with_weights_only(tmp_path, d
     state = torch.load(tmp_path / "last.ckpt", weights_only=True)
     info = state["hyper_parameters"]["data_info"]
     assert info["attributes"] == datamodule.model_info()["attributes"]
-    assert info["normalization"] == datamodule.manifest["normalization"]
+    assert info["normalization"] == datamodule.manifest.raw["normalization"]
     loaded = SpinVAEModule.load_from_checkpoint(tmp_path / "last.ckpt", weights_only=True)
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[name], tensor)

@@ -7,7 +7,7 @@ import torch
 
 from spinvae.model.tokens import TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
-from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.training.objective import LossConfig, OptimizerConfig, beta_at, lr_factor, parameter_group, total_loss
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinvae.presets.dx7 import DX7_SCHEMA, N_OPERATORS, N_PARAMS, init_voice
+from spinvae.synth.dx7.schema import DX7_SCHEMA, N_OPERATORS, N_PARAMS, init_voice
 
 BANK_SIZE = 32
 PACKED_VOICE_BYTES = 128

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from dexed import algorithms
 
-from spinvae.presets.dx7 import DX7_SCHEMA, LFO_WAVEFORMS, N_OPERATORS, NAME_SLICE, encode_name, init_voice
+from spinvae.synth.dx7.schema import DX7_SCHEMA, LFO_WAVEFORMS, N_OPERATORS, NAME_SLICE, encode_name, init_voice
 
 Range = tuple[int, int]  # inclusive bounds of a uniformly drawn integer
 

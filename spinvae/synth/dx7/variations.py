@@ -10,7 +10,7 @@ values ``(144,)`` uint8 (``DX7_SCHEMA.learnable_names`` order), or a batch ``(n,
 
 Only the train split is augmented; validation and test always use the original presets. The
 audio-side augmentation (a note-on delay of 1 to 32 samples) is done by the renderer, through the
-``delays`` argument of :func:`spinvae.synth.render.render_presets`. See ``docs/augmentation.md``.
+``delays`` argument of :func:`spinvae.synth.dx7.render.render_presets`. See ``docs/augmentation.md``.
 
 Every function works on ``(n, 144)`` arrays with masks built once at import from the schema,
 returns a new uint8 array of the input's shape, never modifies its input, and raises
@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 from dexed import algorithms as _dexed_algorithms
 
-from spinvae.presets.dx7 import DX7_SCHEMA, KEYBOARD_CURVES
+from spinvae.synth.dx7.schema import DX7_SCHEMA, KEYBOARD_CURVES
 
 __all__ = [
     "N_VARIATIONS",

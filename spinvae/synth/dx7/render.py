@@ -8,15 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from spinvae.synth.base import RenderSettings, Synth
-from spinvae.synth.dexed import DexedSynth
+from spinvae.synth.base import RenderSettings, Voice
+from spinvae.synth.dx7.dexed import DexedSynth
 
 
 def render_presets(
     presets: np.ndarray,
     settings: RenderSettings = RenderSettings(),
     workers: int = 1,
-    synth_factory: Callable[[int], Synth] = DexedSynth,
+    synth_factory: Callable[[int], Voice] = DexedSynth,
     delays: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render presets (n, n_params) at every (note, velocity) of ``settings``.

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from dexed import algorithms
 
-from spinvae.presets.dx7 import DX7_SCHEMA, TRANSPOSE_INDEX, operator_offset, voice_name
-from spinvae.presets.generator import FAMILIES, PRIORS, generate_presets
+from spinvae.synth.dx7.schema import DX7_SCHEMA, TRANSPOSE_INDEX, operator_offset, voice_name
+from spinvae.synth.dx7.generator import FAMILIES, PRIORS, generate_presets
 from spinvae.synth.base import RenderSettings
-from spinvae.synth.render import render_presets
+from spinvae.synth.dx7.render import render_presets
 
 SETTINGS = RenderSettings()  # note 56, velocity 75, held 3 s of 4 s, 16 kHz
 ALGORITHM = DX7_SCHEMA.by_name["algorithm"].index

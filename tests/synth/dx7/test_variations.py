@@ -1,4 +1,4 @@
-"""Tests of the train-time preset augmentation (spinvae.data.augment)."""
+"""Tests of the train-time preset augmentation (spinvae.synth.dx7.variations)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from dexed import algorithms
 
-from spinvae.data.augment import (
+from spinvae.synth.dx7.variations import (
     N_VARIATIONS,
     add_parameter_noise,
     similar_algorithms,
     swap_similar_algorithm,
     vary_preset,
 )
-from spinvae.presets.dx7 import DX7_SCHEMA, KEYBOARD_CURVES, LFO_WAVEFORMS
+from spinvae.synth.dx7.schema import DX7_SCHEMA, KEYBOARD_CURVES, LFO_WAVEFORMS
 
 NAMES = DX7_SCHEMA.learnable_names
 CARD = DX7_SCHEMA.cardinalities

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from dexed import Patch
 
-from spinvae.presets.dx7 import DX7_SCHEMA, TRANSPOSE_INDEX, init_voice
-from spinvae.presets.sysex import (
+from spinvae.synth.dx7.schema import DX7_SCHEMA, TRANSPOSE_INDEX, init_voice
+from spinvae.synth.dx7.sysex import (
     SysexError,
     bank_sysex,
     pack_voices,

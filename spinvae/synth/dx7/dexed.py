@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from dexed._dexed import DexedSynth as _DexedEngine
 
-from spinvae.presets.dx7 import DX7_SCHEMA
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 
 _ALL_OPERATORS_ON = b"\x3f"  # byte 156 of a VCED voice: the operator on/off mask
 

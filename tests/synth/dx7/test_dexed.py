@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spinvae.presets.dx7 import DX7_SCHEMA, operator_offset, init_voice
+from spinvae.synth.dx7.schema import DX7_SCHEMA, operator_offset, init_voice
 from spinvae.synth.base import RenderSettings
-from spinvae.synth.dexed import DexedSynth
-from spinvae.synth.render import render_presets
+from spinvae.synth.dx7.dexed import DexedSynth
+from spinvae.synth.dx7.render import render_presets
 
 SR = 16000
 OUTPUT_LEVEL = 16  # offset of output_level in an operator block
