@@ -77,3 +77,18 @@ def test_evaluate_measures_pluck_morphs_against_its_reference(pluck_run):
     ends = summary["endpoints"]["smoke"]
     assert np.isnan(ends["categorical_accuracy"]) and ends["numerical_error_steps"] >= 0
     assert (out / "report.html").read_text().count("<audio") > 0
+
+
+def test_the_timbre_knob_turns_on_pluck_presets(pluck_run, capsys):
+    from spinvae.interpolation.model import load_model
+
+    synth = get_synth("pluck")
+    presets = pluck_run["root"] / "one.yaml"
+    synth.write_bank(presets, synth.generate(1, seed=9).params, ["harp"])
+    attribute = load_model(pluck_run["ckpt"]).attribute_names[0]
+    out = pluck_run["root"] / "knob"
+    assert main(["edit", "--ckpt", str(pluck_run["ckpt"]), "--preset", str(presets), "--attribute", attribute,
+                 "--steps", "3", "--refine-steps", "0", "--out", str(out)]) == 0
+    assert synth.read_bank(out / "interpolation.json").params.shape == (3, 29)
+    assert len((out / "attribute.csv").read_text().splitlines()) == 4
+    assert "the knob's centre" in capsys.readouterr().out
