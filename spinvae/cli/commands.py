@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def data_build(args: Any) -> dict[str, Any]:
         config = BuildConfig(
             synth=args.synth,
             presets=tuple(args.presets),
+            wav=tuple(args.wav),
             procedural=args.procedural,
             seed=args.seed,
             render=RenderSettings(args.sample_rate, parse_notes(args.notes), args.note_duration, args.duration),
@@ -204,11 +206,15 @@ def evaluate(args: Any) -> None:
 
 def resolve_preset(reference: str, data: str | None, synth: Synth) -> tuple[np.ndarray, str]:
     """Learnable values (L,) uint8 of ``synth`` and a label, from ``FILE:INDEX`` or ``FILE`` (a preset
-    file of the synth) or a dataset uid (with ``data``)."""
+    file of the synth), a recording of one note (matched with a preset of a differentiable synth,
+    :mod:`spinvae.matching`), or a dataset uid (with ``data``)."""
     import pandas as pd
 
     from spinvae.data.build import PRESETS
+    from spinvae.matching.run import AUDIO_SUFFIXES
 
+    if Path(reference).suffix.lower() in AUDIO_SUFFIXES:
+        return _matched_recording(reference, synth)
     path = reference.rpartition(":")[0] if ":" in reference else reference
     if Path(path).is_file() or Path(reference).is_file():
         try:
@@ -232,12 +238,31 @@ def resolve_preset(reference: str, data: str | None, synth: Synth) -> tuple[np.n
     return row[list(synth.schema.learnable_names)].to_numpy(dtype=np.uint8), f"{reference} ({row['name'].strip()})"
 
 
+def _matched_recording(path: str, synth: Synth) -> tuple[np.ndarray, str]:
+    """The learnable values (L,) of the preset matched to the recording ``path``, and a label."""
+    from spinvae.matching.fit import MatchConfig
+    from spinvae.matching.run import match_files
+
+    if not synth.differentiable:
+        raise UserError(f"{path}: a recording as an end needs a differentiable synth to match it; {synth.name} is not")
+    errors: list[str] = []
+    matched = match_files([path], synth, MatchConfig(), log=errors.append)
+    if matched.result is None:
+        raise UserError(errors[0].removeprefix("skipped "))
+    recording = matched.recordings[0]
+    label = (f"{Path(path).name} (matched at MIDI {recording.note:.2f}, distance {matched.result.distance[0]:.4f}, "
+             f"{matched.result.seconds:.1f} s)")
+    return synth.schema.learnable(matched.result.params[0]), label
+
+
 def interpolate(args: Any) -> None:
     """Write one morph between two presets: bank, WAVs, picture."""
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import end_codes, paths_between, render_settings
+    from spinvae.interpolation.export import write_morph_page
     from spinvae.interpolation.paths import parameter_path, positions
     from spinvae.interpolation.refine import RefineConfig
+    from spinvae.matching.run import AUDIO_SUFFIXES
 
     if args.steps < 2:
         raise UserError(f"--steps {args.steps}: a morph needs at least 2 steps (both ends)")
@@ -271,9 +296,20 @@ def interpolate(args: Any) -> None:
         values = parameter_path(start, end, args.steps, synth.schema, args.categorical or synth.reference_categorical,
                                 args.extrapolate)
         render, mel = RenderSettings(), MelSettings()
+    if args.note is not None or args.velocity is not None or args.sample_rate is not None:
+        note, velocity = render.notes[0]
+        rate = args.sample_rate or render.sample_rate
+        scale = rate / render.sample_rate  # the pictures' windows keep their length in seconds
+        mel = dataclasses.replace(mel, n_fft=int(round(mel.n_fft * scale)), hop_length=int(round(mel.hop_length * scale)))
+        render = dataclasses.replace(render, sample_rate=rate,
+                                     notes=((note if args.note is None else args.note, args.velocity or velocity),))
     title = f"{args.method}: {start_label} -> {end_label}"
     files = write_sequence(args.out, values, render, mel, prefix="MORPH ", title=title, synth=synth,
                            workers=args.workers)
+    recordings = {end: Path(ref) for end, ref in (("start", args.start), ("end", args.end))
+                  if Path(ref).suffix.lower() in AUDIO_SUFFIXES}
+    if recordings:
+        files.insert(-1, write_morph_page(args.out, title, recordings, mel))
     trend = ""
     if len(u) > args.steps:
         trend = "\n" + extrapolation_trend(synth, values, u, render, mel, Path(args.out) / "attributes.csv", args.workers)
@@ -384,3 +420,27 @@ def _load(checkpoint: str):
         return load_model(checkpoint)
     except FileNotFoundError as err:
         raise UserError(str(err)) from None
+
+
+def match(args: Any) -> None:
+    """Match each recording with a preset of a differentiable synth; write presets, WAVs, pictures, a table."""
+    from spinvae.matching.fit import MatchConfig
+    from spinvae.matching.run import audio_files, match_files, write_matches
+    from spinvae.synth.registry import differentiable_synths
+
+    names = differentiable_synths()
+    synth = synth_option(args.synth or names[0])
+    if not synth.differentiable:
+        raise UserError(f"--synth {synth.name}: not differentiable; sound matching fits {', '.join(names)}")
+    if args.steps < 0 or args.candidates < 1:
+        raise UserError("--steps must be 0 or more and --candidates at least 1")
+    config = MatchConfig(steps=args.steps, candidates=args.candidates, seed=args.seed)
+    matched = match_files(audio_files(args.files), synth, config, note=args.note)
+    if matched.result is None:
+        raise UserError(f"no recording could be matched ({len(matched.skipped)} skipped, reasons above)")
+    table = write_matches(args.out, matched, synth, config)
+    result = matched.result
+    print(f"matched {len(matched.recordings)} recording(s) with {synth.name} presets in {result.seconds:.1f} s "
+          f"({len(matched.skipped)} skipped); spectral distance, median: first guess "
+          f"{np.nanmedian(result.guess_distance):.4f}, fitted {np.median(result.fit_distance):.4f}, "
+          f"preset {np.median(result.distance):.4f}\nwrote {args.out}/: presets, WAVs, pictures, {table.name}")

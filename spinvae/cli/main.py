@@ -102,8 +102,10 @@ def build_parser() -> ArgumentParser:
     interpolate = ArgumentParser(description="Morph between two presets: a bank of the synth's presets, one WAV "
                                              "per step, a picture.")
     interpolate.add_argument("--start", type=str, required=True,
-                             help="FILE:INDEX (0-based) or FILE, a preset file; or a dataset uid with --data")
-    interpolate.add_argument("--end", type=str, required=True, help="FILE:INDEX or FILE, or a dataset uid with --data")
+                             help="FILE:INDEX (0-based) or FILE, a preset file; a recording of one note (matched "
+                                  "with a preset of a differentiable synth); or a dataset uid with --data")
+    interpolate.add_argument("--end", type=str, required=True,
+                             help="FILE:INDEX or FILE, a recording, or a dataset uid with --data")
     interpolate.add_argument("--synth", type=str, default=None,
                              help=f"the synth ({' or '.join(SYNTHS)}; default: the checkpoint's, or {DEFAULT_SYNTH})")
     interpolate.add_argument("--out", type=str, required=True, help="output folder")
@@ -112,6 +114,10 @@ def build_parser() -> ArgumentParser:
                              help="through the model's latent space, or parameter by parameter")
     interpolate.add_argument("--steps", type=int, default=9,
                              help="steps from start to end, both included (with the extrapolated ones, at most what one bank file of the synth holds)")
+    interpolate.add_argument("--note", type=Optional[int], default=None,
+                             help="the MIDI note the steps play (default: the model's or the dataset's first)")
+    interpolate.add_argument("--velocity", type=Optional[int], default=None, help="the velocity the steps play")
+    interpolate.add_argument("--sample-rate", type=Optional[int], default=None, help="the steps' sample rate (Hz)")
     interpolate.add_argument("--extrapolate", type=float, default=0.0,
                              help="go on beyond both ends as far as u = -E and 1 + E, at the same spacing (0: none)")
     interpolate.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
@@ -137,6 +143,18 @@ def build_parser() -> ArgumentParser:
                            "itself (0: its encoder mean)")
     edit.add_argument("--workers", type=int, default=2, help="rendering and featurising threads")
     commands.add_subcommand("edit", edit, help="move a preset along one attribute's latent chunk")
+    match = ArgumentParser(description="Sound matching: a preset of a differentiable synth for each recorded note.")
+    match.add_argument("files", type=str, nargs="+", help="recordings of single notes (WAV, FLAC, ...), or folders of them")
+    match.add_argument("--out", type=str, required=True, help="output folder: presets, WAVs, pictures, matches.csv")
+    match.add_argument("--synth", type=Optional[str], default=None,
+                       help="a differentiable synth (default: the first the registry has)")
+    match.add_argument("--note", type=Optional[float], default=None,
+                       help="the MIDI note of every recording (default: a note name in the file name, else measured)")
+    match.add_argument("--steps", type=int, default=150, help="Adam steps of the fit (0: the first guess alone)")
+    match.add_argument("--candidates", type=int, default=256, help="procedural presets the first guess is chosen from")
+    match.add_argument("--seed", type=int, default=0, help="seeds the candidates")
+    commands.add_subcommand("match", match, help="presets whose sound matches recordings")
+
     quickstart = ArgumentParser(description="The main job: build a dataset, train the cpu model on it, evaluate "
                                             "interpolation on its test split, write the HTML report and a morph bank.")
     quickstart.add_argument("--synth", type=str, default=DEFAULT_SYNTH, help=f"the synth: {' or '.join(SYNTHS)}")
@@ -193,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             commands.interpolate(args.interpolate)
         elif args.subcommand == "edit":
             commands.edit(args.edit)
+        elif args.subcommand == "match":
+            commands.match(args.match)
         elif args.subcommand == "quickstart":
             from spinvae.cli.quickstart import quickstart
 

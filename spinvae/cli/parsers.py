@@ -16,6 +16,9 @@ def data_build_parser() -> ArgumentParser:
     p.add_argument("--synth", type=str, default=DEFAULT_SYNTH, help=f"the synth: {' or '.join(SYNTHS)}")
     p.add_argument("--presets", "--syx", type=str, nargs="+", default=[],
                    help="the synth's preset files or folders, searched recursively for its file suffixes")
+    p.add_argument("--wav", type=str, nargs="+", default=[],
+                   help="recordings of single notes (files or folders): each gets a matched preset of the "
+                        "(differentiable) synth (spinvae match)")
     p.add_argument("--procedural", type=int, default=0, help="number of presets from the procedural generator")
     p.add_argument("--seed", type=int, default=0, help="seed of the generator and of the split")
     p.add_argument("--notes", type=str, nargs="+", default=["56:75"], help="NOTE:VELOCITY pairs rendered per preset")

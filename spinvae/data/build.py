@@ -3,8 +3,11 @@
 A build goes through four steps:
 
 1. *collect*: read every preset file of the synth (for the DX7 .syx banks; searched recursively in
-   folders) and/or generate procedural presets with the synth's generator; a file that cannot be read is listed in the manifest with its reason
-   and the build goes on;
+   folders), match recordings of single notes (``--wav``: each gets the preset of a differentiable
+   synth whose render matches it, :mod:`spinvae.matching`; the matches are kept in
+   ``recordings.json``, so a resumed build does not fit them again) and/or generate procedural
+   presets with the synth's generator; a file that cannot be read is listed in the manifest with
+   its reason and the build goes on;
 2. *deduplicate* on the learnable parameters (names ignored), keeping the first occurrence in
    the order of sources (files sorted by path, then procedural presets);
 3. *render* every unique preset at every (note, velocity) pair and store its dB
@@ -67,7 +70,8 @@ class BuildConfig:
 
     ``synth``: the synth's name (:mod:`spinvae.synth.registry`); ``presets``: its preset files or
     folders (searched recursively for the synth's file suffixes); ``procedural``: number of presets
-    from the synth's generator; ``seed``: seeds the generator and the split; ``silence_db``:
+    from the synth's generator; ``wav``: recordings of single notes (files or folders) to match with
+    presets of the (differentiable) synth; ``seed``: seeds the generator and the split; ``silence_db``:
     renders whose RMS level is below this (dBFS) are excluded; ``chunk_size``: presets per
     stored chunk (the unit of resumption); ``workers``: rendering threads; ``features``: compute
     the 53 timbre features and the attributes; ``ac_backend``: the Audio Commons implementation
@@ -78,6 +82,7 @@ class BuildConfig:
     synth: str = DEFAULT_SYNTH
     presets: tuple[str, ...] = ()
     procedural: int = 0
+    wav: tuple[str, ...] = ()
     seed: int = 0
     render: RenderSettings = RenderSettings()
     mel: MelSettings = MelSettings()
@@ -134,8 +139,9 @@ def find_preset_files(paths: tuple[str, ...] | list[str], suffixes: tuple[str, .
     return sorted(found)
 
 
-def collect_presets(config: BuildConfig, log=print) -> CollectedPresets:
-    """Read the preset files and generate the procedural presets of ``config``."""
+def collect_presets(config: BuildConfig, log=print, out: str | Path | None = None) -> CollectedPresets:
+    """Read the preset files, match the recordings (their matches kept in ``out``) and generate the
+    procedural presets of ``config``."""
     synth = get_synth(config.synth)
     params, source, bank_index, names = [], [], [], []
     sources: list[dict[str, Any]] = []
@@ -157,6 +163,18 @@ def collect_presets(config: BuildConfig, log=print) -> CollectedPresets:
         bank_index.append(np.arange(len(bank.params)))
         names += list(bank.names)
         sources.append({"path": str(path), "sha256": digest, "n_voices": len(bank.params), "warnings": list(bank.warnings)})
+    if config.wav:
+        for entry in _matched_recordings(out, config, synth, log):
+            if entry.get("error"):
+                excluded.append({"source": entry["path"], "reason": entry["error"]})
+                sources.append({"path": entry["path"], "sha256": entry["sha256"], "n_voices": 0, "error": entry["error"]})
+                continue
+            params.append(np.array([entry["params"]], dtype=np.uint8))
+            source.append(entry["path"])
+            bank_index.append(np.zeros(1, dtype=np.int64))
+            names.append(Path(entry["path"]).stem)
+            sources.append({"path": entry["path"], "sha256": entry["sha256"], "n_voices": 1, "note": entry["note"],
+                            "note_source": entry["note_source"], "fit_distance": entry["distance"]})
     if config.procedural > 0:
         generated = synth.generate(config.procedural, seed=config.seed)
         params.append(generated.params)
@@ -165,8 +183,52 @@ def collect_presets(config: BuildConfig, log=print) -> CollectedPresets:
         names += synth.preset_names(generated.params)
         sources.append({"path": f"procedural(seed={config.seed})", "sha256": None, "n_voices": config.procedural})
     if not params:
-        raise BuildError(f"no presets: give --presets files or folders with {synth.name} presets, or --procedural N")
+        raise BuildError(f"no presets: give --presets files or folders with {synth.name} presets, --wav recordings, "
+                         f"or --procedural N")
     return CollectedPresets(np.concatenate(params), source, np.concatenate(bank_index), names, sources, excluded)
+
+
+RECORDINGS = "recordings.json"
+
+
+def _matched_recordings(out: str | Path | None, config: BuildConfig, synth: Synth, log) -> list[dict[str, Any]]:
+    """One entry per recording of ``config.wav``: its path, sha256, and either its matched preset
+    (``params``, ``note``, ``note_source``, ``distance``) or the ``error`` it was skipped for. Matches are
+    kept in ``OUT/recordings.json`` by content, so a resumed build reuses them."""
+    from spinvae.matching.fit import MatchConfig
+    from spinvae.matching.run import audio_files, match_files
+
+    if not synth.differentiable:
+        raise BuildError(f"--wav: the {synth.name} synth is not differentiable; sound matching needs one that is")
+    cache_path = None if out is None else Path(out) / RECORDINGS
+    cache = json.loads(cache_path.read_text()) if cache_path is not None and cache_path.exists() else {}
+    entries, todo = [], []
+    for path in audio_files(config.wav):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        key = f"{synth.name}:{config.seed}:{digest}"
+        entries.append((cache[key] if key in cache else {}) | {"path": str(path), "sha256": digest})
+        if key not in cache:
+            todo.append(len(entries) - 1)
+    if todo:
+        log(f"matching {len(todo)} recording(s) with {synth.name} presets")
+        matched = match_files([entries[i]["path"] for i in todo], synth, MatchConfig(seed=config.seed), log=log)
+        by_path = {str(r.path): k for k, r in enumerate(matched.recordings)}
+        for i in todo:
+            entry = entries[i]
+            if entry["path"] in matched.skipped:
+                entry["error"] = matched.skipped[entry["path"]]
+            else:
+                k = by_path[entry["path"]]
+                recording = matched.recordings[k]
+                entry.update(params=matched.result.params[k].tolist(), note=recording.note,
+                             note_source=recording.note_source, distance=float(matched.result.distance[k]))
+            if entry["sha256"] is not None:
+                cache[f"{synth.name}:{config.seed}:{entry['sha256']}"] = {
+                    k: v for k, v in entry.items() if k not in ("path", "sha256")}
+        if cache_path is not None:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            _write_json_atomically(cache_path, cache)
+    return entries
 
 
 def preset_uids(params: np.ndarray, schema: ParameterSchema) -> list[str]:
@@ -260,7 +322,7 @@ def build_dataset(out: str | Path, config: BuildConfig, log=print, progress: boo
     out = Path(out)
     started = time.perf_counter()
     synth = get_synth(config.synth)
-    collected = collect_presets(config, log=log)
+    collected = collect_presets(config, log=log, out=out)
     unique = deduplicate(collected.params, synth.schema)
     params = synth.schema.canonical(collected.params[unique])  # fixed parameters at their defaults, as the model sees it
     uids = preset_uids(params, synth.schema)

@@ -15,6 +15,11 @@ SYNTHS = {
 DEFAULT_SYNTH = "dx7"
 
 
+def differentiable_synths() -> list[str]:
+    """The names of the synths that render differentiably (the ones sound matching can fit)."""
+    return [name for name in SYNTHS if get_synth(name).differentiable]
+
+
 def get_synth(name: str | None = None) -> Synth:
     """The synth plug-in called ``name`` (None: :data:`DEFAULT_SYNTH`), one instance per name;
     ValueError naming the known ones otherwise."""

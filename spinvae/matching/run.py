@@ -1,0 +1,105 @@
+"""``spinvae match``: recordings in, one preset per recording out, with its render and a picture.
+
+For each readable recording ``NAME.wav`` the output folder gets ``NAME`` + the synth's preset suffix
+(one preset, named after the file), ``NAME_match.wav`` (the preset played at the recording's pitch,
+sample rate and length) and ``NAME.png`` (the two mel-spectrograms side by side and their difference);
+``matches.csv`` lists every file: its pitch and where it came from, the distances of the first guess,
+of the fit and of the preset on the grid, or the one-line reason it was skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spinvae.matching.fit import MatchConfig, MatchResult, match_audio
+from spinvae.matching.recording import Recording, RecordingError, read_recording
+from spinvae.synth.base import Synth
+
+TABLE = "matches.csv"
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
+
+
+def audio_files(paths: list[str]) -> list[Path]:
+    """The files named, and the audio files in the folders named (searched recursively, sorted)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            found.append(p)  # a missing or unreadable file gets its reason from the reader
+    return found
+
+
+@dataclass
+class MatchedFiles:
+    """The recordings read, their matches (in the same order) and the files skipped with their reasons."""
+
+    recordings: list[Recording]
+    result: MatchResult | None
+    skipped: dict[str, str]
+
+
+def match_files(paths: list[str | Path], synth: Synth, config: MatchConfig = MatchConfig(), note: float | None = None,
+                log=print) -> MatchedFiles:
+    """Read every recording (a bad one is skipped with its one-line reason, logged) and match the rest."""
+    recordings, skipped = [], {}
+    for path in paths:
+        try:
+            recordings.append(read_recording(path, note=note))
+        except RecordingError as err:
+            log(f"skipped {err}")
+            skipped[str(path)] = err.reason
+    result = None
+    if recordings:
+        result = match_audio(synth, [r.audio for r in recordings], [r.sample_rate for r in recordings],
+                             [r.note for r in recordings], config)
+    return MatchedFiles(recordings, result, skipped)
+
+
+def write_matches(out: str | Path, matched: MatchedFiles, synth: Synth, config: MatchConfig) -> Path:
+    """Write each match's preset, WAV and picture into ``out``, and ``matches.csv``; returns the table's path."""
+    import soundfile
+
+    from spinvae.audio.figures import comparison_figure
+    from spinvae.audio.mel import MelSettings, mel_spectrogram
+    from spinvae.matching.fit import render
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, recording in enumerate(matched.recordings):
+        stem = recording.path.stem
+        synth.write_bank(out / f"{stem}{synth.preset_suffixes[0]}", matched.result.params[i : i + 1], [stem])
+        values = synth.schema.learnable(matched.result.params[i : i + 1]) / (synth.schema.cardinalities - 1)
+        import torch
+
+        with torch.no_grad():
+            audio = render(synth, torch.from_numpy(values).float(), torch.tensor([recording.note]), config.velocity,
+                           recording.sample_rate, len(recording.audio))[0].numpy()
+        soundfile.write(out / f"{stem}_match.wav", audio, recording.sample_rate, subtype="FLOAT")
+        mel = MelSettings(n_fft=_scaled(1024, recording.sample_rate), hop_length=_scaled(256, recording.sample_rate),
+                          n_mels=128)
+        db = mel_spectrogram(recording.sample_rate, mel)(torch.from_numpy(np.stack([recording.audio, audio]))).numpy()
+        title = (f"{recording.path.name}: MIDI {recording.note:.2f} ({recording.note_source}), "
+                 f"distance {matched.result.distance[i]:.4f}")
+        comparison_figure(db[0], db[1], title).savefig(out / f"{stem}.png", dpi=100)
+        rows.append({"file": str(recording.path), "note": recording.note, "note_source": recording.note_source,
+                     "f0_hz": recording.f0_hz, "sample_rate": recording.sample_rate, "seconds": recording.seconds,
+                     "guess_distance": matched.result.guess_distance[i], "fit_distance": matched.result.fit_distance[i],
+                     "distance": matched.result.distance[i], "preset": str(out / f"{stem}{synth.preset_suffixes[0]}"),
+                     "reason": ""})
+    rows += [{"file": path, "reason": reason} for path, reason in matched.skipped.items()]
+    table = out / TABLE
+    pd.DataFrame(rows, columns=["file", "note", "note_source", "f0_hz", "sample_rate", "seconds", "guess_distance",
+                                "fit_distance", "distance", "preset", "reason"]).to_csv(table, index=False)
+    return table
+
+
+def _scaled(samples_at_16k: int, sample_rate: int) -> int:
+    """A window or hop of ``samples_at_16k`` samples at 16 kHz, as long in seconds at ``sample_rate``."""
+    return max(16, int(round(samples_at_16k * sample_rate / 16000)))
