@@ -66,6 +66,13 @@ def nll(params: torch.Tensor, cardinalities: torch.Tensor, steps: torch.Tensor) 
     return -_log_mass(steps.to(params.dtype)[..., None], last, params)[..., 0]
 
 
+def mixture_mean(params: torch.Tensor) -> torch.Tensor:
+    """The mixture's expected value (...,) on [-1, 1] (the means weighted by the component weights):
+    a differentiable stand-in for a parameter's value, between its steps."""
+    logits, means, _ = split_mixture(params)
+    return (F.softmax(logits, dim=-1) * means).sum(-1).clamp(-1.0, 1.0)
+
+
 def most_probable_step(params: torch.Tensor, cardinalities: torch.Tensor, max_steps: int) -> torch.Tensor:
     """The step of largest mass (...,) int64: always inside 0..K-1."""
     return log_pmf(params, cardinalities, max_steps).argmax(dim=-1)

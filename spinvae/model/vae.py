@@ -135,6 +135,13 @@ class SpinVAE(nn.Module):
             values[:, self.categorical] = self._class_logits(preset_out).argmax(dim=-1)
         return values
 
+    def expected_numbers(self, preset_out: torch.Tensor) -> torch.Tensor:
+        """Each numerical parameter's expected value as a token number (B, n_numerical) in [0, 1]
+        (``step / (n_steps - 1)``, between steps too), differentiably: what a differentiable synth can
+        play from the decoder's output."""
+        mean = dlm.mixture_mean(preset_out.float()[:, self.numerical, : 3 * self.config.n_components])
+        return (mean + 1.0) / 2.0
+
     @torch.no_grad()
     def decode_presets(self, z: torch.Tensor) -> torch.Tensor:
         """Learnable values (B, T) int64 of the presets decoded from z (B, dim_z)."""

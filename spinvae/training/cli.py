@@ -73,6 +73,15 @@ class SpinVAECLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "predictions")
         parser.add_lightning_class_args(ExampleMedia, "media")
 
+    def instantiate_trainer(self, **kwargs: Any):
+        """The trainer, with the configured callbacks; the rich progress bar only when
+        ``trainer.enable_progress_bar`` is on (Lightning refuses a progress-bar callback otherwise)."""
+        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        keys = self._parser(self.subcommand).callback_keys
+        if trainer_config.get("enable_progress_bar") is False:
+            keys = [key for key in keys if key != "progress_bar"]
+        return self._instantiate_trainer(trainer_config, [self._get(self.config_init, key) for key in keys])
+
 
 def run_training_cli(args: list[str]) -> None:
     """Run a LightningCLI subcommand (``args[0]`` in fit, validate, test, predict)."""

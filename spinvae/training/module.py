@@ -18,6 +18,8 @@ import torch
 from spinvae.model.tokens import TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
 from spinvae.data.manifest import DataInfo
+from spinvae.matching.distance import spectral_distance
+from spinvae.synth.base import RenderSettings
 from spinvae.synth.registry import get_synth
 from spinvae.training.metrics import attribute_spearman, preset_accuracy
 from spinvae.training.objective import (
@@ -70,6 +72,11 @@ class SpinVAEModule(L.LightningModule):
         unknown = [a for a in wanted if a not in names]
         if unknown:
             raise ValueError(f"unknown attributes {unknown}; the dataset has {names}")
+        if loss.synth_weight > 0 and (not self.synth.differentiable or self.schema.is_categorical.any()
+                                      or "preset" not in vae.decoders):
+            raise ValueError(f"loss.synth_weight needs a preset decoder and a differentiable synth without categorical "
+                             f"parameters; {self.synth.name} is {'not ' if not self.synth.differentiable else ''}"
+                             f"differentiable and has {int(self.schema.is_categorical.sum())} categorical parameters")
         if loss.attribute_loss != "none" and len(wanted) * loss.chunk > vae.dim_z:
             raise ValueError(f"{len(wanted)} attributes x chunk {loss.chunk} exceed dim_z={vae.dim_z}")
         self.attribute_names = wanted if loss.attribute_loss != "none" else []
@@ -92,6 +99,8 @@ class SpinVAEModule(L.LightningModule):
         out = self.vae(batch["classes"], batch["numbers"], batch["spectrogram"], sample=training, generator=generator)
         terms = self.vae.loss_terms(out, batch["classes"], batch["numbers"], batch["spectrogram"],
                                     self.loss_config.free_bits)
+        if self.loss_config.synth_weight > 0:
+            terms["synth"] = self._synth_term(out.preset, batch["numbers"])
         if len(self.attribute_names):
             attributes = batch["attributes"][:, self.attribute_index]
             terms["attribute"] = attribute_term(self.loss_config, out.mu.float(), attributes, self.attribute_low,
@@ -106,6 +115,21 @@ class SpinVAEModule(L.LightningModule):
         else:
             self._evaluate(batch, out, stage)
         return loss
+
+    def _synth_term(self, preset_out: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        """Synth in the loop (``loss.synth_weight``): the spectral distance between the renders of the
+        decoded presets (expected values) and of the input presets, for the batch's first presets."""
+        k = min(self.loss_config.synth_presets, len(numbers))
+        render = self.data.render
+        note, velocity = render.notes[0]
+        settings = RenderSettings(render.sample_rate, render.notes[:1], self.loss_config.synth_seconds,
+                                  self.loss_config.synth_seconds)
+        notes = torch.full((k,), float(note), device=numbers.device)
+        velocities = torch.full((k,), float(velocity), device=numbers.device)
+        decoded = self.synth.render_controls(self.vae.expected_numbers(preset_out[:k]), notes, velocities, settings)
+        with torch.no_grad():
+            target = self.synth.render_controls(numbers[:k].float(), notes, velocities, settings)
+        return spectral_distance(decoded, target, render.sample_rate).mean()
 
     def _total_steps(self) -> float:
         if self._steps is None:  # Lightning recomputes it on each access (it sets up the loaders)

@@ -32,6 +32,12 @@ class LossConfig:
         chunk: latent coordinates per attribute (attribute a owns a * chunk .. (a + 1) * chunk - 1).
         delta: AR-VAE tanh sharpness.
         min_difference: AR-VAE ignores pairs whose (z-scored) attributes differ by at most this.
+        synth_weight: weight of the synth-in-the-loop term (0: none): the spectral distance
+            (:func:`spinvae.matching.distance.spectral_distance`) between the render of the decoded
+            preset (each parameter at its expected value) and the render of the input preset, through a
+            differentiable synth whose parameters are all numerical or continuous.
+        synth_presets: presets of each batch rendered for it (the first ones).
+        synth_seconds: length of those renders (the dataset's first note and velocity, held throughout).
     """
 
     spectrogram_weight: float = 1.0
@@ -46,6 +52,9 @@ class LossConfig:
     chunk: int = 4
     delta: float = 5.0
     min_difference: float = 0.0
+    synth_weight: float = 0.0
+    synth_presets: int = 8
+    synth_seconds: float = 0.5
 
 
 def beta_at(config: LossConfig, progress: float) -> float:
@@ -68,7 +77,7 @@ def attribute_term(config: LossConfig, mu: torch.Tensor, attributes: torch.Tenso
 def total_loss(config: LossConfig, terms: dict[str, torch.Tensor], beta: float) -> torch.Tensor:
     weights = {
         "spectrogram": config.spectrogram_weight, "kl": beta, "attribute": config.gamma,
-        "categorical": config.categorical_weight, "numerical": config.numerical_weight,
+        "categorical": config.categorical_weight, "numerical": config.numerical_weight, "synth": config.synth_weight,
     }
     return sum(weights[name] * value for name, value in terms.items())
 

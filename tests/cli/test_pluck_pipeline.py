@@ -92,3 +92,16 @@ def test_the_timbre_knob_turns_on_pluck_presets(pluck_run, capsys):
     assert synth.read_bank(out / "interpolation.json").params.shape == (3, 29)
     assert len((out / "attribute.csv").read_text().splitlines()) == 4
     assert "the knob's centre" in capsys.readouterr().out
+
+
+def test_synth_in_the_loop_trains_through_the_differentiable_synth(pluck_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = pluck_run["root"] / "runs_synth"
+    assert main(["fit", "--config", str(SMOKE), "--data.data_dir", str(pluck_run["data"]), "--trainer.max_epochs", "1",
+                 "--model.loss.synth_weight", "1.0", "--model.loss.synth_presets", "4",
+                 "--model.loss.synth_seconds", "0.25", "--trainer.enable_progress_bar", "false",
+                 "--trainer.logger.init_args.save_dir", str(runs), "--trainer.enable_model_summary", "false"]) == 0
+    events = EventAccumulator(str(next((runs / "smoke" / "version_0").glob("events.out.tfevents.*")))).Reload()
+    synth = [e.value for e in events.Scalars("train/synth")]
+    assert synth and all(np.isfinite(synth)) and min(synth) > 0

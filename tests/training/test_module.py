@@ -151,3 +151,8 @@ def test_bf16_mixed_precision_trains_with_finite_losses(tmp_path, datamodule):
     fit.fit(model, datamodule)
     for name in ("train/loss", "train/numerical", "val/loss", "val/categorical_accuracy"):
         assert torch.isfinite(fit.callback_metrics[name]), name
+
+
+def test_synth_in_the_loop_needs_a_differentiable_synth_without_categorical_parameters(datamodule):
+    with pytest.raises(ValueError, match="synth_weight needs .* dx7 is not differentiable and has 22 categorical"):
+        module(datamodule, loss={"synth_weight": 1.0})

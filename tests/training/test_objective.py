@@ -29,9 +29,20 @@ def test_learning_rate_warms_up_then_decays_per_epoch():
 
 
 def test_total_loss_weights_each_term():
-    config = LossConfig(spectrogram_weight=2.0, categorical_weight=0.5, numerical_weight=0.25, gamma=0.1)
+    config = LossConfig(spectrogram_weight=2.0, categorical_weight=0.5, numerical_weight=0.25, gamma=0.1,
+                        synth_weight=3.0)
     terms = {name: torch.tensor(1.0) for name in ("spectrogram", "kl", "attribute", "categorical", "numerical")}
     assert total_loss(config, terms, beta=0.01).item() == pytest.approx(2.0 + 0.01 + 0.1 + 0.5 + 0.25)
+    assert total_loss(config, terms | {"synth": torch.tensor(1.0)}, beta=0.01).item() == pytest.approx(5.86)
+
+
+def test_the_mixture_mean_is_the_weighted_mean_of_the_components():
+    from spinvae.model.dlm import mixture_mean
+
+    logits, means, log_scales = torch.tensor([0.0, 0.0]), torch.tensor([-0.5, 0.25]), torch.zeros(2)
+    assert mixture_mean(torch.cat([logits, means, log_scales])).item() == pytest.approx(-0.125)
+    one = torch.tensor([5.0, -50.0, 0.4, 0.9, 0.0, 0.0])  # the first component alone
+    assert mixture_mean(one).item() == pytest.approx(0.4, abs=1e-6)
 
 
 def test_every_parameter_has_one_group_and_latent_layers_are_the_bridges():
