@@ -198,7 +198,12 @@ def evaluate(args: Any) -> None:
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
         refine_steps=refine_steps_option(args.refine_steps), refine_weight=args.refine_weight, anchor=args.anchor,
     )
-    run_evaluation(config, progress=args.progress)
+    from spinvae.interpolation.model import CheckpointError
+
+    try:
+        run_evaluation(config, progress=args.progress)
+    except CheckpointError as err:
+        raise UserError(str(err)) from None
     write_results(args.out)
     print((Path(args.out) / "report.md").read_text())
     print(f"wrote {args.out}/trajectories.csv, metrics.csv, summary.json, report.md")
@@ -414,11 +419,11 @@ def _raw_features(synth: Synth, values: np.ndarray, render: RenderSettings, mel:
 
 
 def _load(checkpoint: str):
-    from spinvae.interpolation.model import load_model
+    from spinvae.interpolation.model import CheckpointError, load_model
 
     try:
         return load_model(checkpoint)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, CheckpointError) as err:
         raise UserError(str(err)) from None
 
 

@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     except commands.UserError as err:
         print(f"spinvae: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was finished is kept (builds, evaluations and sweeps resume)
+        print("spinvae: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
+        return 130
     return 0
 
 

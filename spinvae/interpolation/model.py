@@ -20,12 +20,36 @@ from spinvae.synth.base import RenderSettings
 from spinvae.training.module import SpinVAEModule
 
 
+class CheckpointError(ValueError):
+    """A file that is not a spinvae checkpoint: one line naming it and what it is."""
+
+
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> SpinVAEModule:
-    """A trained model in eval mode, from a checkpoint alone (loaded with ``weights_only=True``)."""
+    """A trained model in eval mode, from a checkpoint alone (loaded with ``weights_only=True``, so a
+    checkpoint that would run code when unpickled is refused, never run).
+
+    Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a file that is not a
+    spinvae checkpoint (truncated, another program's, unsafe to unpickle).
+    """
+    import pickle
+    import zipfile
+
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    module = SpinVAEModule.load_from_checkpoint(path, map_location=device, weights_only=True)
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives; a truncated one has no central directory
+        raise CheckpointError(f"{path}: not a spinvae checkpoint (not a PyTorch checkpoint file: truncated, "
+                              f"damaged, or another kind of file)")
+    try:
+        module = SpinVAEModule.load_from_checkpoint(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: refused: it holds objects that unpickling would run as code (not a spinvae "
+                              f"checkpoint, or not one to trust)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path}: not a spinvae checkpoint (damaged: {str(err).splitlines()[0][:100]})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{path}: not a spinvae checkpoint (a PyTorch file without a spinvae model: "
+                              f"{type(err).__name__} {str(err)[:80]})") from None
     return module.eval()
 
 

@@ -195,3 +195,52 @@ def test_missing_syx_source_is_rejected(work, runs):
     line = one_error_line(runs["syx_missing"])
     assert line == f"spinvae: error: {work['dir'] / 'missing_folder'}: no such file or folder"
     assert not (work["dir"] / "never3").exists()
+
+
+def test_files_that_are_not_spinvae_checkpoints_are_one_line_refusals(tmp_path, capsys):
+    """Truncated, another program's, a text file, and a pickle that would run code: each refused in one
+    line naming it, and the hostile one never unpickled."""
+    import os
+
+    import torch
+
+    from spinvae.cli.main import main
+
+    marker = tmp_path / "ran"
+
+    class Hostile:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    torch.save({"payload": Hostile()}, tmp_path / "hostile.ckpt")
+    (tmp_path / "text.ckpt").write_text("not a checkpoint")
+    (tmp_path / "truncated.ckpt").write_bytes((tmp_path / "other.ckpt").read_bytes()[:200])
+    expected = {"other": "a PyTorch file without a spinvae model", "hostile": "refused: it holds objects that",
+                "text": "not a PyTorch checkpoint file", "truncated": "not a PyTorch checkpoint file"}
+    for name, reason in expected.items():
+        path = tmp_path / f"{name}.ckpt"
+        assert main(["edit", "--ckpt", str(path), "--preset", "x.syx:0", "--attribute", "ac_brightness",
+                     "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"spinvae: error: {path}: ") and reason in err and "\n" not in err, err
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_is_one_line_and_the_build_resumes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "spinvae.cli.main", "data", "build", "--procedural", "300", "--out", str(out),
+               "--chunk-size", "32", "--features", "false", "--progress", "false"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "build_state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == ["spinvae: interrupted; run the same command again to go on where it stopped"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and (out / "manifest.json").exists()
