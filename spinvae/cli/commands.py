@@ -121,7 +121,8 @@ def render(args: Any) -> None:
 
 
 def features(args: Any) -> None:
-    """One CSV row per audio file: ``file``, the 53 features, and ``reasons`` for any NaN."""
+    """One CSV row per audio file: ``file``, the 53 features, and ``reasons`` for any NaN; a file that
+    cannot be read gets a row of NaN with its reason (one line said about it), and the others go on."""
     import numpy as np
     import pandas as pd
     import soundfile
@@ -130,17 +131,24 @@ def features(args: Any) -> None:
     from spinvae.features.extract import FEATURE_NAMES, compute_features
 
     clips: dict[str, tuple[np.ndarray, int]] = {}
+    rows: dict[str, tuple[np.ndarray, str]] = {}
     for name in args.files:
         try:
             audio, sample_rate = soundfile.read(name, dtype="float32", always_2d=True)
-        except (OSError, RuntimeError, soundfile.LibsndfileError) as err:
-            raise UserError(f"{name}: cannot read audio: {err}") from None
+            if audio.size == 0:
+                raise ValueError("empty file")
+        except (OSError, RuntimeError, ValueError, soundfile.LibsndfileError) as err:
+            reason = f"cannot read audio: {' '.join(str(err).split())}"
+            print(f"skipped {name}: {reason}")
+            rows[name] = (np.full(len(FEATURE_NAMES), np.nan), reason)
+            continue
         clips[name] = (audio.mean(axis=1), sample_rate)
+    if not clips:
+        raise UserError(f"no readable audio among {len(args.files)} file(s) (reasons above)")
     # clips of the same rate and length are featurised together, in batches
     groups: dict[tuple[int, int], list[str]] = {}
     for name, (audio, sample_rate) in clips.items():
         groups.setdefault((sample_rate, len(audio)), []).append(name)
-    rows: dict[str, tuple[np.ndarray, str]] = {}
     with tqdm(total=len(clips), unit="file", desc="features", disable=not args.progress) as bar:
         for (sample_rate, _), names in groups.items():
             for start in range(0, len(names), 64):
@@ -179,6 +187,10 @@ def evaluate(args: Any) -> None:
     from spinvae.evaluation.report import write_results
     from spinvae.evaluation.run import EvaluationConfig, run_evaluation
 
+    if args.steps < 3:
+        raise UserError(f"--steps {args.steps}: smoothness needs at least 3 steps per sequence (both ends included)")
+    if args.max_pairs is not None and args.max_pairs < 1:
+        raise UserError(f"--max-pairs {args.max_pairs}: give 1 or more (or leave it out for every pair)")
     checkpoints = parse_checkpoints(args.ckpt)
     if args.method == "model" and not checkpoints:
         raise UserError("evaluate: give --ckpt CKPT (or NAME=CKPT ...), or --method reference for the reference alone")
@@ -376,6 +388,10 @@ def edit(args: Any) -> None:
     from spinvae.interpolation.model import decode_latents, end_codes, render_settings
     from spinvae.interpolation.refine import RefineConfig
 
+    if args.steps < 2:
+        raise UserError(f"--steps {args.steps}: a knob needs at least 2 steps (from -amount to +amount)")
+    if args.amount <= 0:
+        raise UserError(f"--amount {args.amount}: give a positive latent offset")
     module = _load(args.ckpt)
     if args.attribute not in module.attribute_names:
         raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "

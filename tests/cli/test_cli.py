@@ -244,3 +244,46 @@ def test_ctrl_c_is_one_line_and_the_build_resumes(tmp_path):
     assert err.strip().splitlines() == ["spinvae: interrupted; run the same command again to go on where it stopped"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and (out / "manifest.json").exists()
+
+
+def test_features_of_files_keep_going_past_a_bad_one(tmp_path, capsys):
+    import pandas as pd
+
+    from spinvae.cli.main import main
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    soundfile.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate)
+    soundfile.write(tmp_path / "b.wav", (0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-3 * t)).astype(np.float32), rate)
+    (tmp_path / "bad.wav").write_text("not audio")
+    files = [str(tmp_path / name) for name in ("a.wav", "bad.wav", "b.wav")]
+    assert main(["features", *files, "--out", str(tmp_path / "f.csv"), "--progress", "false"]) == 0
+    assert f"skipped {files[1]}: cannot read audio" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert table["file"].tolist() == files  # in the order given
+    assert table.loc[1, "reasons"].startswith("cannot read audio") and table.iloc[1, 1:-1].isna().all()
+    assert table.loc[0, "tt_F0_med"] == pytest.approx(220, rel=0.02) and table.loc[2, "tt_F0_med"] == pytest.approx(440, rel=0.02)
+    assert main(["features", files[1], "--out", str(tmp_path / "g.csv")]) == 2
+    assert "no readable audio" in capsys.readouterr().err and not (tmp_path / "g.csv").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "--data", "d", "--out", "o", "--steps", "2"], "--steps 2: smoothness needs at least 3 steps"),
+    (["evaluate", "--data", "d", "--out", "o", "--max-pairs", "0"], "--max-pairs 0: give 1 or more"),
+    (["edit", "--ckpt", "c", "--preset", "p", "--attribute", "a", "--steps", "1", "--out", "o"],
+     "--steps 1: a knob needs at least 2 steps"),
+    (["edit", "--ckpt", "c", "--preset", "p", "--attribute", "a", "--amount", "0", "--out", "o"],
+     "--amount 0.0: give a positive latent offset"),
+    (["interpolate", "--method", "reference", "--start", "a", "--end", "b", "--steps", "1", "--out", "o"],
+     "--steps 1: a morph needs at least 2 steps"),
+    (["interpolate", "--method", "reference", "--start", "a", "--end", "b", "--steps", "30", "--extrapolate", "0.1",
+      "--out", "o"], "34 steps, and a dx7 bank holds 32"),
+])
+def test_out_of_range_options_are_refused_before_any_work(args, message, tmp_path, capsys, monkeypatch):
+    from spinvae.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("spinvae: error: ") and message in err and "\n" not in err, err
+    assert not (tmp_path / "o").exists()
