@@ -7,12 +7,12 @@ Each note is rendered from Debian's FluidR3 GM soundfont (4 s, held 3 s, velocit
 matched with the pluck synth; per note: the spectral distance (spinvae.matching.distance) of
 (a) the baseline, the nearest of ``--baseline`` random procedural presets played at the note (chosen on the
 first second, as the fit's own first guess is), and of
-(c) the fit (``spinvae match``'s defaults, from the nearest of its own 256 candidates), both over the
-whole note; the 53-feature error of each (mean absolute difference in z-units, the features' standard
+(c) the fit (``spinvae match``'s defaults, from the nearest of its own 256 candidates), all over the
+whole note; with ``--ckpt`` (an audio_only model, experiments/match_encoder_pluck.yaml) also (b) that
+model's encoder alone and (b+c) the fit from the encoder's guess (``spinvae match --ckpt``); the 53-feature error of each (mean absolute difference in z-units, the features' standard
 deviations across the recordings); the f0 error in cents against the note played with no note given
 (pyin and the spectral octave check of ``read_recording``);
 seconds per note on 2 threads. As a scale for the distance: two different instruments on one note.
-(b), a model's encoder as the first guess, is not built yet (docs/matching.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from spinvae.audio.soundfont import INSTRUMENTS, render_note, soundfont_availabl
 from spinvae.features.extract import compute_features
 from spinvae.matching.distance import spectral_distance
 from spinvae.matching.fit import MatchConfig, match_audio, nearest_candidates, render, resample
-from spinvae.matching.recording import check_single_pitch, estimate_f0
+from spinvae.matching.recording import Recording, check_single_pitch, estimate_f0
 from spinvae.synth.registry import get_synth
 
 RATE = 48000
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--instruments", nargs="+", default=list(INSTRUMENTS))
     parser.add_argument("--notes", type=int, nargs="+", default=[40, 47, 52, 59, 69, 88], help="MIDI notes (E2 .. E6)")
     parser.add_argument("--baseline", type=int, default=1024, help="random procedural presets of the baseline")
+    parser.add_argument("--ckpt", type=Path, default=None, help="an audio_only model: adds (b) and (b+c)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -66,13 +67,29 @@ def main() -> None:
     baseline_seconds = (time.perf_counter() - t0) / len(specs)
     config = MatchConfig()
     result = match_audio(synth, list(audio), [RATE] * len(specs), notes.tolist(), config)
-    with torch.no_grad():
-        renders = {"baseline": render(synth, baseline, notes, config.velocity, RATE, audio.shape[1]),
-                   "fit": render(synth, torch.from_numpy(synth.schema.learnable(result.params) / 127.0).float(), notes,
-                                 config.velocity, RATE, audio.shape[1])}
+    seconds = {"baseline": baseline_seconds, "fit": result.seconds / len(specs)}
+    unit = {"baseline": baseline, "fit": torch.from_numpy(result.unit).float()}
+    if args.ckpt:
+        from spinvae.interpolation.model import load_model
+        from spinvae.interpolation.sound_to_preset import check_sound_encoder, guess_presets
+
+        module = load_model(args.ckpt)
+        check_sound_encoder(module, synth.name, str(args.ckpt))
+        recordings = [Recording(Path(f"{instrument}_{note}"), clip, RATE, float(note), "given", float("nan"), 1.0)
+                      for clip, (instrument, note) in zip(audio, specs)]
+        t0 = time.perf_counter()
+        guess = guess_presets(module, recordings)
+        seconds["encoder"] = (time.perf_counter() - t0) / len(specs)
+        encoder_fit = match_audio(synth, list(audio), [RATE] * len(specs), notes.tolist(), config, guess=guess)
+        seconds["encoder_fit"] = seconds["encoder"] + encoder_fit.seconds / len(specs)
+        unit |= {"encoder": torch.from_numpy(guess).float(), "encoder_fit": torch.from_numpy(encoder_fit.unit).float()}
+    cards = torch.from_numpy(synth.schema.cardinalities - 1.0).float()
+    with torch.no_grad():  # every match as a preset file stores it: on the schema's grid
+        renders = {name: render(synth, torch.round(u * cards) / cards, notes, config.velocity, RATE, audio.shape[1])
+                   for name, u in unit.items()}
     distances = {name: spectral_distance(clip, targets, RATE).numpy() for name, clip in renders.items()}
     features = compute_features(np.concatenate([audio, *[r.numpy() for r in renders.values()]]), RATE)[0]
-    recorded, matched = features[: len(specs)], features[len(specs):].reshape(2, len(specs), -1)
+    recorded, matched = features[: len(specs)], features[len(specs):].reshape(len(renders), len(specs), -1)
     scale = np.nanstd(recorded, axis=0)
     scale[~(scale > 0)] = np.nan
     feature_error = {name: np.nanmean(np.abs(matched[k] - recorded) / scale, axis=1)
@@ -86,16 +103,17 @@ def main() -> None:
             "feature_error_median": {k: float(np.nanmedian(v)) for k, v in feature_error.items()},
             "fit_beats_baseline": int((distances["fit"] < distances["baseline"]).sum()),
             "f0_error_cents_median": float(np.median(cents)), "f0_error_cents_max": float(np.max(cents)),
-            "seconds_per_note_fit": result.seconds / len(specs), "seconds_per_note_baseline": baseline_seconds,
-            "between_instruments_distance_median": float(np.median(between))}
+            "seconds_per_note": seconds, "between_instruments_distance_median": float(np.median(between))}
     print(f"{len(specs)} soundfont notes at {RATE} Hz ({', '.join(args.instruments)}; MIDI {args.notes}), "
           f"{args.threads} threads\n")
     print("| match | spectral distance, median | 53-feature error (z), median | seconds per note |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| (a) nearest of {args.baseline} procedural presets | {rows['distance_median']['baseline']:.4f} | "
-          f"{rows['feature_error_median']['baseline']:.2f} | {baseline_seconds:.1f} |")
-    print(f"| (c) fit (spinvae match) | {rows['distance_median']['fit']:.4f} | {rows['feature_error_median']['fit']:.2f} | "
-          f"{rows['seconds_per_note_fit']:.1f} |")
+    labels = {"baseline": f"(a) nearest of {args.baseline} procedural presets", "encoder": "(b) the encoder alone",
+              "encoder_fit": "(b+c) fit from the encoder's guess (spinvae match --ckpt)",
+              "fit": "(c) fit from the nearest of 256 (spinvae match)"}
+    for name in [k for k in labels if k in renders]:
+        print(f"| {labels[name]} | {rows['distance_median'][name]:.4f} | {rows['feature_error_median'][name]:.2f} | "
+              f"{seconds[name]:.2f} |")
     print(f"\nfit better than the baseline on {rows['fit_beats_baseline']} of {len(specs)} notes; "
           f"two instruments on one note: {rows['between_instruments_distance_median']:.4f}; "
           f"pyin f0 error: median {rows['f0_error_cents_median']:.1f} cents, max {rows['f0_error_cents_max']:.1f}")

@@ -37,11 +37,14 @@ def parse_notes(pairs: list[str]) -> tuple[tuple[int, int], ...]:
 
 
 def data_build(args: Any) -> dict[str, Any]:
+    if args.match_steps < 0:
+        raise UserError(f"--match-steps {args.match_steps}: must be 0 or more")
     try:
         config = BuildConfig(
             synth=args.synth,
             presets=tuple(args.presets),
             wav=tuple(args.wav),
+            match_steps=args.match_steps,
             procedural=args.procedural,
             seed=args.seed,
             render=RenderSettings(args.sample_rate, parse_notes(args.notes), args.note_duration, args.duration),
@@ -210,11 +213,12 @@ def evaluate(args: Any) -> None:
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
         refine_steps=refine_steps_option(args.refine_steps), refine_weight=args.refine_weight, anchor=args.anchor,
     )
+    from spinvae.evaluation.run import SettingsMismatch
     from spinvae.interpolation.model import CheckpointError
 
     try:
-        run_evaluation(config, progress=args.progress)
-    except CheckpointError as err:
+        run_evaluation(config, progress=args.progress, overwrite=args.overwrite)
+    except (CheckpointError, SettingsMismatch) as err:
         raise UserError(str(err)) from None
     write_results(args.out)
     print((Path(args.out) / "report.md").read_text())
@@ -287,15 +291,7 @@ def interpolate(args: Any) -> None:
         u = positions(args.steps, args.extrapolate)
     except ValueError as err:
         raise UserError(f"--extrapolate {args.extrapolate}: {err}") from None
-    if args.method == "model":
-        if not args.ckpt:
-            raise UserError("interpolate: give --ckpt CKPT, or --method reference")
-        module = _load(args.ckpt)
-        synth = module.synth
-        if args.synth not in (None, synth.name):
-            raise UserError(f"--synth {args.synth}: {args.ckpt} is a model of the {synth.name} synth")
-    else:
-        synth = synth_option(args.synth)
+    module, synth = model_or_synth(args, "interpolate")
     if synth.bank_size is not None and len(u) > synth.bank_size:
         raise UserError(f"--steps {args.steps} --extrapolate {args.extrapolate}: {len(u)} steps, and a {synth.name} "
                         f"bank holds {synth.bank_size}")
@@ -385,7 +381,7 @@ def edit(args: Any) -> None:
     import torch
 
     from spinvae.interpolation.export import write_sequence
-    from spinvae.interpolation.model import decode_latents, end_codes, render_settings
+    from spinvae.interpolation.model import attribute_codes, decode_latents, end_codes, render_settings
     from spinvae.interpolation.refine import RefineConfig
 
     if args.steps < 2:
@@ -400,11 +396,8 @@ def edit(args: Any) -> None:
     codes, refinement = end_codes(module, values[None], RefineConfig(steps=refine_steps_option(args.refine_steps)),
                                   args.workers)
     mu = codes[0]
-    a, chunk = module.attribute_names.index(args.attribute), module.loss_config.chunk
     offsets = torch.linspace(-args.amount, args.amount, args.steps)
-    z = mu.expand(args.steps, -1).clone()
-    z[:, a * chunk : (a + 1) * chunk] += offsets[:, None].to(z)
-    presets = decode_latents(module, z)
+    presets = decode_latents(module, attribute_codes(module, mu, args.attribute, offsets))
     render, mel = render_settings(module)
     files = write_sequence(args.out, presets, render, mel, prefix=args.attribute.split("_")[1][:6] + " ",
                            title=f"{args.attribute} {-args.amount:+g} .. {args.amount:+g}: {label}", synth=module.synth,
@@ -434,6 +427,19 @@ def _raw_features(synth: Synth, values: np.ndarray, render: RenderSettings, mel:
                            synth=synth).features
 
 
+def model_or_synth(args: Any, command: str):
+    """``--method model``: the checkpoint's model and its synth (``--synth``, if given, must agree);
+    ``--method reference``: no model, and the synth of ``--synth``."""
+    if args.method != "model":
+        return None, synth_option(args.synth)
+    if not args.ckpt:
+        raise UserError(f"{command}: give --ckpt CKPT, or --method reference")
+    module = _load(args.ckpt)
+    if args.synth not in (None, module.synth.name):
+        raise UserError(f"--synth {args.synth}: {args.ckpt} is a model of the {module.synth.name} synth")
+    return module, module.synth
+
+
 def _load(checkpoint: str):
     from spinvae.interpolation.model import CheckpointError, load_model
 
@@ -455,8 +461,24 @@ def match(args: Any) -> None:
         raise UserError(f"--synth {synth.name}: not differentiable; sound matching fits {', '.join(names)}")
     if args.steps < 0 or args.candidates < 1:
         raise UserError("--steps must be 0 or more and --candidates at least 1")
-    config = MatchConfig(steps=args.steps, candidates=args.candidates, seed=args.seed)
-    matched = match_files(audio_files(args.files), synth, config, note=args.note)
+    if args.loudness_weight < 0:
+        raise UserError(f"--loudness-weight {args.loudness_weight}: give 0 or more")
+    config = MatchConfig(steps=args.steps, candidates=args.candidates, seed=args.seed,
+                         loudness_weight=args.loudness_weight)
+    guess = None
+    if args.ckpt:
+        from spinvae.interpolation.sound_to_preset import EncoderGuessError, check_sound_encoder, guess_presets
+
+        module = _load(args.ckpt)
+        try:
+            check_sound_encoder(module, synth.name, args.ckpt)
+        except EncoderGuessError as err:
+            raise UserError(str(err)) from None
+
+        def guess(recordings):
+            return guess_presets(module, recordings)
+
+    matched = match_files(audio_files(args.files), synth, config, note=args.note, guess=guess, progress=args.progress)
     if matched.result is None:
         raise UserError(f"no recording could be matched ({len(matched.skipped)} skipped, reasons above)")
     table = write_matches(args.out, matched, synth, config)

@@ -15,16 +15,24 @@
 - ``spinvae sweep --config experiments/sweeps/<name>.yaml``: a hyper-parameter sweep (Optuna; resumable,
   several workers per study); ``spinvae sweep-report --study-name NAME --out DIR``: its trials, plots and
   best config (:mod:`spinvae.sweeps`, ``docs/sweeps.md``).
+- ``spinvae match FILE.wav ... --out DIR``: presets of a differentiable synth matching recordings.
+- ``spinvae play ...``: a MIDI knob moves a morph while a keyboard plays (:mod:`spinvae.play`, ``docs/play.md``).
+
+A user's mistake (a bad file, an option out of range, a YAML config that does not parse) is one line,
+``spinvae: error: ...``, and exit status 2; ``--debug`` (or ``SPINVAE_DEBUG=1``) adds its traceback.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Literal, Optional
 
 from jsonargparse import ArgumentParser
 
 from spinvae.cli.parsers import data_build_parser
+from spinvae.errors import user_error_in
 from spinvae.sweeps.cli import SWEEP_COMMANDS, add_sweep_subcommands, run_sweep_command
 from spinvae.synth.registry import DEFAULT_SYNTH, SYNTHS
 
@@ -96,6 +104,8 @@ def build_parser() -> ArgumentParser:
                           help="also evaluate each model's decoded path moved onto the exact end presets, as "
                                "NAME+anchored (and NAME+refined+anchored with --refine-steps)")
     evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
+    evaluate.add_argument("--overwrite", type=bool, default=False,
+                          help="start again in an --out made with other settings (otherwise refused)")
     evaluate.add_argument("--progress", type=bool, default=True, help="show a progress bar")
     commands.add_subcommand("evaluate", evaluate, help="evaluate interpolations (smoothness, linearity)")
 
@@ -153,7 +163,55 @@ def build_parser() -> ArgumentParser:
     match.add_argument("--steps", type=int, default=150, help="Adam steps of the fit (0: the first guess alone)")
     match.add_argument("--candidates", type=int, default=256, help="procedural presets the first guess is chosen from")
     match.add_argument("--seed", type=int, default=0, help="seeds the candidates")
+    match.add_argument("--loudness-weight", type=float, default=0.0,
+                       help="weight of a loudness-envelope term in the fit (0: the spectral distance alone)")
+    match.add_argument("--progress", type=bool, default=True, help="show a progress bar of the fitting steps")
+    match.add_argument("--ckpt", type=Optional[str], default=None,
+                       help="an audio_only model of the synth (docs/matching.md, a model's ear): its encoder's "
+                            "prediction is the first guess, instead of the nearest of --candidates")
     commands.add_subcommand("match", match, help="presets whose sound matches recordings")
+
+    play = ArgumentParser(description="Live morphing: a MIDI knob moves a morph (or a timbre knob) decoded ahead of "
+                                      "time while a keyboard plays; to a synth over MIDI, to JACK audio, or a MIDI "
+                                      "file offline to a WAV.")
+    play.add_argument("--list-ports", action="store_true", help="list the MIDI and audio ports and stop")
+    play.add_argument("--ckpt", type=Optional[str], default=None, help="model checkpoint (for --method model)")
+    play.add_argument("--method", type=Literal["model", "reference"], default="model",
+                      help="through the model's latent space, or parameter by parameter")
+    play.add_argument("--synth", type=Optional[str], default=None, help="the synth of --method reference")
+    play.add_argument("--start", type=Optional[str], default=None,
+                      help="the morph's start: FILE:INDEX, FILE, a recording (a differentiable synth), or a dataset uid with --data")
+    play.add_argument("--end", type=Optional[str], default=None, help="the morph's end, as --start")
+    play.add_argument("--extrapolate", type=float, default=0.0,
+                      help="the knob's range goes beyond both ends, u = -E .. 1 + E (0: start to end)")
+    play.add_argument("--preset", type=Optional[str], default=None, help="a timbre knob's preset (with --attribute)")
+    play.add_argument("--attribute", type=Optional[str], default=None, help="a timbre knob: a regularised attribute")
+    play.add_argument("--amount", type=float, default=2.0, help="the timbre knob's largest latent offset, both ways")
+    play.add_argument("--data", type=Optional[str], default=None, help="dataset folder, to name presets by uid")
+    play.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
+    play.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+                      help="refine the ends' latent codes so the knob's ends are the presets (0: the encoder's means)")
+    play.add_argument("--to", type=Literal["audio", "midi"], default="audio",
+                      help="audio: the synth's notes on a JACK server; midi: notes and presets to a synth on --midi-out")
+    play.add_argument("--midi-in", type=Optional[str], default=None,
+                      help="MIDI input port (a unique part of its name); default: a new port spinvae:in")
+    play.add_argument("--midi-out", type=Optional[str], default=None,
+                      help="--to midi: the synth's MIDI input port; default: a new port spinvae:out")
+    play.add_argument("--cc", type=int, default=1, help="the controller that moves the knob (1: the mod wheel)")
+    play.add_argument("--channel", type=Optional[int], default=None, help="MIDI channel 0..15 (default: all)")
+    play.add_argument("--min-interval", type=float, default=0.05,
+                      help="--to midi: seconds between two preset messages at least (the last position always goes)")
+    play.add_argument("--sample-rate", type=int, default=48000, help="audio: Hz (the JACK server's)")
+    play.add_argument("--key-range", type=str, default="36:96", help="audio: LOW:HIGH MIDI keys rendered ahead")
+    play.add_argument("--key-step", type=int, default=6, help="audio: semitones between rendered keys")
+    play.add_argument("--velocity", type=int, default=100, help="audio: the velocity notes are rendered at")
+    play.add_argument("--note-seconds", type=float, default=2.5, help="audio: the longest a note lasts")
+    play.add_argument("--no-connect", action="store_true", help="audio: leave the output ports unconnected")
+    play.add_argument("--midi-file", type=Optional[str], default=None, help="render this MIDI file offline ...")
+    play.add_argument("--out", type=Optional[str], default=None, help="... into this WAV")
+    play.add_argument("--block", type=int, default=256, help="frames per block (offline, as JACK's period)")
+    play.add_argument("--workers", type=int, default=2, help="rendering threads")
+    commands.add_subcommand("play", play, help="live morphing from a MIDI controller")
 
     quickstart = ArgumentParser(description="The main job: build a dataset, train the cpu model on it, evaluate "
                                             "interpolation on its test split, write the HTML report and a morph bank.")
@@ -182,14 +240,64 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def config_files(argv: list[str]) -> list[str]:
+    """The files given to ``--config`` (``--config F`` or ``--config=F``) anywhere on a command line."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
+def check_config_file(path: str) -> str | None:
+    """One line saying why ``path`` cannot be a YAML config (None when it reads): the parsers' own
+    errors span several lines and name "<unicode string>" instead of the file."""
+    import yaml
+
+    if path.lstrip().startswith(("{", "[")) or "\n" in path:  # jsonargparse also takes a config inline
+        return None
+    file = Path(path)
+    if not file.is_file():
+        return f"{path}: no such config file"
+    try:
+        yaml.safe_load(file.read_text())
+    except UnicodeDecodeError:
+        return f"{path}: not a YAML config (not text)"
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        return f"{path}: not valid YAML{where}: {problem}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from spinvae.cli import commands
 
     argv = sys.argv[1:] if argv is None else argv
+    # tracebacks of user errors too (they are one line otherwise): --debug anywhere, or SPINVAE_DEBUG=1
+    debug = "--debug" in argv or os.environ.get("SPINVAE_DEBUG", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
+    for path in config_files(argv):
+        if (reason := check_config_file(path)) is not None:
+            print(f"spinvae: error: {reason}", file=sys.stderr)
+            return 2
     if argv and argv[0] in TRAINING_COMMANDS:
         from spinvae.training.cli import run_training_cli
 
-        run_training_cli(argv)
+        try:
+            run_training_cli(argv)
+        except Exception as err:  # LightningCLI wraps what a model or data module raised: find the user's error
+            cause = user_error_in(err)
+            if cause is None or debug:
+                raise
+            print(f"spinvae: error: {cause}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("spinvae: interrupted; run the same command with --ckpt_path LAST.ckpt to go on", file=sys.stderr)
+            return 130
         return 0
     args = build_parser().parse_args(argv)
     try:
@@ -213,12 +321,23 @@ def main(argv: list[str] | None = None) -> int:
             commands.edit(args.edit)
         elif args.subcommand == "match":
             commands.match(args.match)
+        elif args.subcommand == "play":
+            from spinvae.cli.play import play
+
+            play(args.play)
         elif args.subcommand == "quickstart":
             from spinvae.cli.quickstart import quickstart
 
             quickstart(args.quickstart)
-    except commands.UserError as err:
-        print(f"spinvae: error: {err}", file=sys.stderr)
+    except Exception as err:  # a user's mistake, or the machine's refusal (a full disk): one line
+        cause = user_error_in(err)
+        if cause is None:
+            raise
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"spinvae: error: {cause}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: what was finished is kept (builds, evaluations and sweeps resume)
         print("spinvae: interrupted; run the same command again to go on where it stopped", file=sys.stderr)

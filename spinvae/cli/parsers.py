@@ -19,6 +19,8 @@ def data_build_parser() -> ArgumentParser:
     p.add_argument("--wav", type=str, nargs="+", default=[],
                    help="recordings of single notes (files or folders): each gets a matched preset of the "
                         "(differentiable) synth (spinvae match)")
+    p.add_argument("--match-steps", type=int, default=150,
+                   help="Adam steps of each recording's fit (spinvae match --steps)")
     p.add_argument("--procedural", type=int, default=0, help="number of presets from the procedural generator")
     p.add_argument("--seed", type=int, default=0, help="seed of the generator and of the split")
     p.add_argument("--notes", type=str, nargs="+", default=["56:75"], help="NOTE:VELOCITY pairs rendered per preset")

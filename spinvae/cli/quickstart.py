@@ -33,7 +33,7 @@ def quickstart(args: Any) -> dict[str, Path]:
     from spinvae.interpolation.refine import RefineConfig
     from spinvae.training.cli import run_training_cli
     from spinvae.evaluation.report import write_results
-    from spinvae.evaluation.run import EvaluationConfig, run_evaluation
+    from spinvae.evaluation.run import EvaluationConfig, SettingsMismatch, run_evaluation
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import load_model, model_path, render_settings
     synth = synth_option(args.synth)
@@ -70,7 +70,10 @@ def quickstart(args: Any) -> dict[str, Path]:
     _step(3, f"interpolation evaluation on the test split -> {report}")
     config = EvaluationConfig(data=str(data), out=str(report), split="test", checkpoints={"model": str(last)},
                               max_pairs=args.max_pairs, workers=args.workers, refine_steps=refine.steps)
-    run_evaluation(config, progress=True)
+    try:
+        run_evaluation(config, progress=True)
+    except SettingsMismatch as err:  # a quickstart of another --name writes elsewhere
+        raise UserError(f"{err} (or give quickstart another --name)") from None
     write_results(report, workers=args.workers)
 
     _step(4, f"one morph as a {synth.name} bank")

@@ -49,6 +49,7 @@ from spinvae.data.manifest import MANIFEST
 from spinvae.data.spectrograms import SoundAnalysis, analyse_presets
 from spinvae.features.attributes import fit_attributes
 from spinvae.features.extract import FEATURE_NAMES, N_FEATURES
+from spinvae.matching.fit import MatchConfig
 from spinvae.presets.schema import ParameterSchema
 from spinvae.synth.base import PresetFileError, RenderSettings, Synth
 from spinvae.synth.registry import DEFAULT_SYNTH, get_synth
@@ -71,7 +72,8 @@ class BuildConfig:
     ``synth``: the synth's name (:mod:`spinvae.synth.registry`); ``presets``: its preset files or
     folders (searched recursively for the synth's file suffixes); ``procedural``: number of presets
     from the synth's generator; ``wav``: recordings of single notes (files or folders) to match with
-    presets of the (differentiable) synth; ``seed``: seeds the generator and the split; ``silence_db``:
+    presets of the (differentiable) synth, with ``match_steps`` Adam steps each (:mod:`spinvae.matching.fit`);
+    ``seed``: seeds the generator and the split; ``silence_db``:
     renders whose RMS level is below this (dBFS) are excluded; ``chunk_size``: presets per
     stored chunk (the unit of resumption); ``workers``: rendering threads; ``features``: compute
     the 53 timbre features and the attributes; ``ac_backend``: the Audio Commons implementation
@@ -83,6 +85,7 @@ class BuildConfig:
     presets: tuple[str, ...] = ()
     procedural: int = 0
     wav: tuple[str, ...] = ()
+    match_steps: int = MatchConfig.steps
     seed: int = 0
     render: RenderSettings = RenderSettings()
     mel: MelSettings = MelSettings()
@@ -110,7 +113,7 @@ class BuildConfig:
             "procedural": self.procedural,
             "silence_db": self.silence_db,
             "attributes": None if self.attributes is None else list(self.attributes),
-        }
+        } | ({"match_steps": self.match_steps} if self.wav else {})
 
 
 @dataclass
@@ -195,7 +198,6 @@ def _matched_recordings(out: str | Path | None, config: BuildConfig, synth: Synt
     """One entry per recording of ``config.wav``: its path, sha256, and either its matched preset
     (``params``, ``note``, ``note_source``, ``distance``) or the ``error`` it was skipped for. Matches are
     kept in ``OUT/recordings.json`` by content, so a resumed build reuses them."""
-    from spinvae.matching.fit import MatchConfig
     from spinvae.matching.run import audio_files, match_files
 
     if not synth.differentiable:
@@ -205,13 +207,14 @@ def _matched_recordings(out: str | Path | None, config: BuildConfig, synth: Synt
     entries, todo = [], []
     for path in audio_files(config.wav):
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-        key = f"{synth.name}:{config.seed}:{digest}"
+        key = _recording_key(synth, config, digest)
         entries.append((cache[key] if key in cache else {}) | {"path": str(path), "sha256": digest})
         if key not in cache:
             todo.append(len(entries) - 1)
     if todo:
         log(f"matching {len(todo)} recording(s) with {synth.name} presets")
-        matched = match_files([entries[i]["path"] for i in todo], synth, MatchConfig(seed=config.seed), log=log)
+        matched = match_files([entries[i]["path"] for i in todo], synth,
+                              MatchConfig(steps=config.match_steps, seed=config.seed), log=log)
         by_path = {str(r.path): k for k, r in enumerate(matched.recordings)}
         for i in todo:
             entry = entries[i]
@@ -223,12 +226,19 @@ def _matched_recordings(out: str | Path | None, config: BuildConfig, synth: Synt
                 entry.update(params=matched.result.params[k].tolist(), note=recording.note,
                              note_source=recording.note_source, distance=float(matched.result.distance[k]))
             if entry["sha256"] is not None:
-                cache[f"{synth.name}:{config.seed}:{entry['sha256']}"] = {
+                cache[_recording_key(synth, config, entry["sha256"])] = {
                     k: v for k, v in entry.items() if k not in ("path", "sha256")}
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             _write_json_atomically(cache_path, cache)
     return entries
+
+
+def _recording_key(synth: Synth, config: BuildConfig, digest: str | None) -> str:
+    """A recording's key in ``recordings.json``: what its match depends on (the steps when not the default,
+    so that caches written before the option existed stay valid)."""
+    steps = "" if config.match_steps == MatchConfig.steps else f":{config.match_steps}"
+    return f"{synth.name}:{config.seed}{steps}:{digest}"
 
 
 def preset_uids(params: np.ndarray, schema: ParameterSchema) -> list[str]:

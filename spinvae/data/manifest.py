@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spinvae.audio.mel import MelSettings
+from spinvae.errors import UserError
 from spinvae.features.attributes import AttributeTransform
 from spinvae.synth.base import RenderSettings
 from spinvae.synth.registry import DEFAULT_SYNTH
@@ -21,7 +22,7 @@ from spinvae.synth.registry import DEFAULT_SYNTH
 MANIFEST = "manifest.json"
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A dataset folder without a readable manifest: one line naming the folder and the reason."""
 
 

@@ -117,8 +117,51 @@ def _attributes(presets: np.ndarray, render: RenderSettings, manifest: DatasetMa
     return transform.apply(analysis.features)
 
 
-def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
+class SettingsMismatch(ValueError):
+    """An output folder holding an evaluation made with other settings: one line naming the setting."""
+
+
+#: what the saved blocks' contents depend on (a model may be added to a folder: its blocks are new)
+RESUME_SETTINGS = ("data", "split", "steps", "n_sequences", "notes", "attributes", "latent_method", "categorical",
+                   "refine", "block")
+
+
+def _check_resumable(out: Path, settings: dict, overwrite: bool) -> None:
+    """Refuse to resume into ``out`` when its blocks were made with other settings (or, with ``overwrite``,
+    delete them and everything made from them)."""
+    import shutil
+
+    saved_path, parts = out / "evaluation.json", out / "parts"
+    if not any(parts.glob("*.npz")):
+        return
+    try:
+        saved = json.loads(saved_path.read_text())
+    except (OSError, ValueError):
+        saved = None
+    differs = "evaluation.json (missing or unreadable)" if saved is None else next(
+        (f"{key} {saved.get(key)!r} (now {settings[key]!r})" for key in RESUME_SETTINGS
+         if json.loads(json.dumps(saved.get(key))) != json.loads(json.dumps(settings[key]))), None)
+    if differs is None:
+        for name, path in settings["checkpoints"].items():
+            if name in saved.get("checkpoints", {}) and saved["checkpoints"][name] != path:
+                differs = f"checkpoint {name} {saved['checkpoints'][name]!r} (now {path!r})"
+    if differs is None:
+        return
+    if not overwrite:
+        raise SettingsMismatch(f"{out}: holds an evaluation made with {differs}; give --overwrite to start it again, "
+                               f"or another --out")
+    shutil.rmtree(parts)
+    parts.mkdir()
+    for made in out.iterdir():  # the files made from the old blocks
+        if made.is_file():
+            made.unlink()
+
+
+def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: bool = False) -> Path:
     """Compute every block not saved yet; returns ``OUT/trajectories.csv`` (written at the end).
+
+    An ``out`` holding blocks made with other settings is refused (:class:`SettingsMismatch`) unless
+    ``overwrite``, which starts it again.
 
     trajectories.csv: ``sequence``, ``method``, ``note`` ("56:75"), ``step``, one column per attribute.
     presets.npz: per method, the presets of every sequence (n, T, L).
@@ -140,12 +183,14 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True) -> Path:
     if transform is None:
         raise ValueError(f"{config.data}: built without features; rebuild with --features true")
     render = _render_settings(config, manifest)
-    (out / "evaluation.json").write_text(json.dumps({
+    settings = {
         "data": str(config.data), "split": config.split, "steps": config.steps, "checkpoints": config.checkpoints,
         "synth": manifest.synth, "n_sequences": len(pairs), "notes": [list(nv) for nv in render.notes], "attributes": list(transform.kept),
         "latent_method": config.latent_method, "categorical": categorical,
-        "refine": asdict(refine) if refine.steps else None, "anchor": config.anchor,
-    }, indent=2))
+        "refine": asdict(refine) if refine.steps else None, "anchor": config.anchor, "block": config.block,
+    }
+    _check_resumable(out, settings, overwrite)
+    (out / "evaluation.json").write_text(json.dumps(settings, indent=2))
     plain = [*models] + [name + REFINED for name in models if refine.steps]
     methods = [REFERENCE, *plain] + [name + ANCHORED for name in plain if config.anchor]
     blocks = [(m, s) for s in range(0, len(pairs), config.block) for m in methods]

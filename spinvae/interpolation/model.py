@@ -102,6 +102,17 @@ def end_codes(module: SpinVAEModule, values: np.ndarray, refine: RefineConfig | 
     return refinement.z, refinement
 
 
+def attribute_codes(module: SpinVAEModule, z: torch.Tensor, attribute: str, offsets: torch.Tensor) -> torch.Tensor:
+    """Codes (len(offsets), dim_z): ``z`` (dim_z,) with ``offsets`` added to every coordinate of the latent
+    chunk the model binds ``attribute`` to (the timbre knob); ValueError for an attribute it does not regularise."""
+    if attribute not in module.attribute_names:
+        raise ValueError(f"{attribute}: not regularised by this model; it has {', '.join(module.attribute_names) or 'none'}")
+    a, chunk = module.attribute_names.index(attribute), module.loss_config.chunk
+    codes = z.expand(len(offsets), -1).clone()
+    codes[:, a * chunk : (a + 1) * chunk] += offsets[:, None].to(codes)
+    return codes
+
+
 @torch.no_grad()
 def decode_latents(module: SpinVAEModule, z: torch.Tensor) -> np.ndarray:
     """Presets (n, L) uint8 decoded from latent codes (n, dim_z): the most probable value of each parameter."""

@@ -41,7 +41,13 @@ def latent_path(start: torch.Tensor, end: torch.Tensor, steps: int, method: Late
     ``spherical`` (slerp) keeps the norm profile of the two codes instead of cutting through the
     low-norm middle of the Gaussian prior; it falls back to linear for (anti-)parallel codes.
     """
-    u = torch.as_tensor(positions(steps, extrapolate), dtype=start.dtype, device=start.device)[:, None]
+    return latent_points(start, end, positions(steps, extrapolate), method)
+
+
+def latent_points(start: torch.Tensor, end: torch.Tensor, u: np.ndarray, method: LatentMethod = "linear") -> torch.Tensor:
+    """Latent codes (len(u), dim_z) at positions ``u`` (0: ``start``, 1: ``end``, beyond them outside [0, 1])
+    on the linear or spherical path (:func:`latent_path`)."""
+    u = torch.as_tensor(np.asarray(u, dtype=np.float64), dtype=start.dtype, device=start.device)[:, None]
     if method == "linear":
         return (1 - u) * start + u * end
     if method != "spherical":
@@ -66,9 +72,15 @@ def parameter_path(start: np.ndarray, end: np.ndarray, steps: int, schema: Param
       in between (algorithm 3 -> 7 passes 4, 5, 6);
     - ``switch``: the start's class until half-way, then the end's.
     """
+    return parameter_points(start, end, positions(steps, extrapolate), schema, categorical)
+
+
+def parameter_points(start: np.ndarray, end: np.ndarray, u: np.ndarray, schema: ParameterSchema,
+                     categorical: CategoricalRule = "normalised") -> np.ndarray:
+    """The reference interpolation (:func:`parameter_path`) at positions ``u``: (len(u), n_learnable) uint8."""
     start = np.asarray(start, dtype=np.float64)
     end = np.asarray(end, dtype=np.float64)
-    u = positions(steps, extrapolate)[:, None]
+    u = np.asarray(u, dtype=np.float64)[:, None]
     values = np.clip(np.rint((1 - u) * start + u * end), 0, schema.cardinalities - 1)  # (the normalised rule too)
     if categorical == "switch":
         values = np.where(schema.is_categorical, np.where(u < 0.5, start, end), values)

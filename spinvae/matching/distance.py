@@ -44,3 +44,24 @@ def spectral_distance(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> tor
         bins_below_8k = loss.fft_size * 8000 / sample_rate
         per_size.append(loss(x[:, None] * scale, y[:, None] * scale).sum(dim=-2).mean(dim=-1) / bins_below_8k)
     return torch.stack(per_size).mean(dim=0)
+
+
+#: frames of the loudness envelope: 20 ms, hop 10 ms; levels floored 80 dB below full scale
+LOUDNESS_FRAME_S, LOUDNESS_HOP_S, LOUDNESS_FLOOR_DB = 0.02, 0.01, -80.0
+
+
+def loudness_envelope(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """The RMS level in dB (n, frames) of clips ``x`` (n, N), 20-ms frames every 10 ms (differentiable)."""
+    frame, hop = round(LOUDNESS_FRAME_S * sample_rate), round(LOUDNESS_HOP_S * sample_rate)
+    power = x.unfold(-1, frame, hop).pow(2).mean(dim=-1)
+    return 10.0 * torch.log10(power.clamp(min=10 ** (LOUDNESS_FLOOR_DB / 10)))
+
+
+def loudness_distance(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Mean absolute difference (n,) of the loudness envelopes of ``x`` and ``y`` (n, N), in units of
+    10 dB (so that it weighs about as much as :func:`spectral_distance` for a few dB apart): the optional
+    loudness term of the fit, for a note whose level must follow the recording's over time (a decay
+    the spectra alone weigh little in their quiet tail). Independent of the sample rate."""
+    if x.shape != y.shape or x.dim() != 2:
+        raise ValueError(f"loudness_distance needs two (n, N) tensors of one shape, got {tuple(x.shape)}, {tuple(y.shape)}")
+    return (loudness_envelope(x, sample_rate) - loudness_envelope(y, sample_rate)).abs().mean(dim=-1) / 10.0

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from spinvae.matching.distance import spectral_distance
+from spinvae.matching.distance import loudness_distance, spectral_distance
 from spinvae.synth.base import RenderSettings, Synth
 
 
@@ -47,6 +47,9 @@ class MatchConfig:
         coarse_rate: the sample rate of the first steps and of the first guess's search (Hz; at most
             the recording's).
         coarse_share: the share of the steps at ``coarse_rate``.
+        loudness_weight: weight of the loudness-envelope term
+            (:func:`spinvae.matching.distance.loudness_distance`) added to the spectral distance the
+            fit minimises (0: none). The distances reported stay the spectral ones.
     """
 
     steps: int = 150
@@ -58,6 +61,7 @@ class MatchConfig:
     seed: int = 0
     coarse_rate: int = 16000
     coarse_share: float = 2 / 3
+    loudness_weight: float = 0.0
 
 
 @dataclass
@@ -120,10 +124,11 @@ def resample(audio: torch.Tensor, sample_rate: int, target_rate: int) -> torch.T
 
 
 def fit_controls(synth: Synth, targets: torch.Tensor, notes: torch.Tensor, sample_rate: int, guess: torch.Tensor,
-                 config: MatchConfig) -> tuple[torch.Tensor, torch.Tensor]:
+                 config: MatchConfig, step_done=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Adam from ``guess`` (n, L) on the first ``fit_seconds`` of ``targets`` (n, N) at ``sample_rate``;
     returns the fitted unit controls (n, L) and their distances (n,) at ``sample_rate``. The best controls
-    of the fine steps are kept (those of the coarse steps are measured at another rate)."""
+    of the fine steps are kept (those of the coarse steps are measured at another rate); ``step_done()`` is
+    called after each step (a progress bar)."""
     coarse_rate = min(config.coarse_rate, sample_rate)
     coarse_steps = int(round(config.steps * config.coarse_share)) if coarse_rate < sample_rate else 0
     stages = [(coarse_rate, coarse_steps), (sample_rate, config.steps - coarse_steps)]
@@ -134,19 +139,26 @@ def fit_controls(synth: Synth, targets: torch.Tensor, notes: torch.Tensor, sampl
     with torch.no_grad():
         best = guess.clone()
         best_distance = spectral_distance(render(synth, guess, notes, config.velocity, sample_rate, n), target, sample_rate)
+    if config.steps == 0:  # the first guess itself (theta's clamp below would pull its extremes in)
+        return guess.clone(), best_distance
     for rate, steps in stages:
         stage_target = resample(target, sample_rate, rate)
         for _ in range(steps):
             unit = torch.sigmoid(theta)
-            distance = spectral_distance(render(synth, unit, notes, config.velocity, rate, stage_target.shape[1]),
-                                         stage_target, rate)
+            clip = render(synth, unit, notes, config.velocity, rate, stage_target.shape[1])
+            distance = spectral_distance(clip, stage_target, rate)
             if rate == sample_rate:  # the distance of the controls before this step
                 better = distance.detach() < best_distance
                 best = torch.where(better[:, None], unit.detach(), best)
                 best_distance = torch.where(better, distance.detach(), best_distance)
+            objective = distance
+            if config.loudness_weight:
+                objective = distance + config.loudness_weight * loudness_distance(clip, stage_target, rate)
             optimiser.zero_grad()
-            distance.sum().backward()
+            objective.sum().backward()
             optimiser.step()
+            if step_done is not None:
+                step_done()
     with torch.no_grad():  # the controls after the last step
         unit = torch.sigmoid(theta)
         distance = spectral_distance(render(synth, unit, notes, config.velocity, sample_rate, n), target, sample_rate)
@@ -155,10 +167,12 @@ def fit_controls(synth: Synth, targets: torch.Tensor, notes: torch.Tensor, sampl
 
 
 def match_audio(synth: Synth, audio: list[np.ndarray], sample_rates: list[int], notes: list[float],
-                config: MatchConfig = MatchConfig(), guess: np.ndarray | None = None) -> MatchResult:
+                config: MatchConfig = MatchConfig(), guess: np.ndarray | None = None,
+                progress: bool = False) -> MatchResult:
     """Match recordings ``audio`` (each (N_i,) float, at ``sample_rates[i]``, playing MIDI ``notes[i]``).
 
-    ``guess`` (n, L) in [0, 1] replaces the nearest-candidate first guess (a model's prediction).
+    ``guess`` (n, L) in [0, 1] replaces the nearest-candidate first guess (a model's prediction);
+    ``progress`` shows a bar of the fitting steps.
     """
     if not synth.differentiable:
         raise ValueError(f"the {synth.name} synth is not differentiable: sound matching needs one that is")
@@ -170,6 +184,9 @@ def match_audio(synth: Synth, audio: list[np.ndarray], sample_rates: list[int], 
     for i, (clip, rate) in enumerate(zip(audio, sample_rates)):
         groups.setdefault((int(rate), len(clip)), []).append(i)
     generator_state = torch.random.get_rng_state()
+    from tqdm import tqdm
+
+    bar = tqdm(total=config.steps * len(groups), desc=f"matching {n} recording(s)", unit="step", disable=not progress)
     try:
         for (rate, length), members in groups.items():
             targets = torch.from_numpy(np.stack([np.asarray(audio[i], dtype=np.float32) for i in members]))
@@ -177,14 +194,13 @@ def match_audio(synth: Synth, audio: list[np.ndarray], sample_rates: list[int], 
             if guess is None:  # searched at the coarse rate; measured at the recording's
                 coarse = min(config.coarse_rate, rate)
                 first, _ = nearest_candidates(synth, resample(targets, rate, coarse), pitches, coarse, config)
-                with torch.no_grad():
-                    n = min(length, int(round(config.fit_seconds * rate)))
-                    first_distance = spectral_distance(render(synth, first, pitches, config.velocity, rate, n),
-                                                       targets[:, :n], rate)
             else:
                 first = torch.from_numpy(np.asarray(guess, dtype=np.float32)[members])
-                first_distance = torch.full((len(members),), float("nan"))
-            fitted, fitted_distance = fit_controls(synth, targets, pitches, rate, first, config)
+            with torch.no_grad():
+                n = min(length, int(round(config.fit_seconds * rate)))
+                first_distance = spectral_distance(render(synth, first, pitches, config.velocity, rate, n),
+                                                   targets[:, :n], rate)
+            fitted, fitted_distance = fit_controls(synth, targets, pitches, rate, first, config, bar.update)
             on_grid = torch.from_numpy(np.rint(fitted.double().numpy() * (schema.cardinalities - 1))
                                        / (schema.cardinalities - 1)).float()
             with torch.no_grad():
@@ -193,6 +209,7 @@ def match_audio(synth: Synth, audio: list[np.ndarray], sample_rates: list[int], 
             guess_distance[members], fit_distance[members] = first_distance.numpy(), fitted_distance.numpy()
             distance[members] = whole.numpy()
     finally:
+        bar.close()
         torch.random.set_rng_state(generator_state)
     values = np.rint(unit * (schema.cardinalities - 1)).astype(np.uint8)
     return MatchResult(unit, schema.from_learnable(values), guess_distance, fit_distance, distance,

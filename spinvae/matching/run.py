@@ -9,6 +9,7 @@ of the fit and of the preset on the grid, or the one-line reason it was skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,13 @@ class MatchedFiles:
 
 
 def match_files(paths: list[str | Path], synth: Synth, config: MatchConfig = MatchConfig(), note: float | None = None,
-                log=print) -> MatchedFiles:
-    """Read every recording (a bad one is skipped with its one-line reason, logged) and match the rest."""
+                log=print, guess: Callable[[list[Recording]], np.ndarray] | None = None,
+                progress: bool = False) -> MatchedFiles:
+    """Read every recording (a bad one is skipped with its one-line reason, logged) and match the rest.
+
+    ``guess`` maps the recordings read to first guesses (n, n_learnable) in [0, 1] (a model's encoder,
+    :func:`spinvae.interpolation.sound_to_preset.guess_presets`); without it the first guess is the nearest
+    procedural candidate."""
     recordings, skipped = [], {}
     for path in paths:
         try:
@@ -57,7 +63,8 @@ def match_files(paths: list[str | Path], synth: Synth, config: MatchConfig = Mat
     result = None
     if recordings:
         result = match_audio(synth, [r.audio for r in recordings], [r.sample_rate for r in recordings],
-                             [r.note for r in recordings], config)
+                             [r.note for r in recordings], config, guess=None if guess is None else guess(recordings),
+                             progress=progress)
     return MatchedFiles(recordings, result, skipped)
 
 

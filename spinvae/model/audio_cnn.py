@@ -72,27 +72,30 @@ class AudioEncoder(nn.Module):
     Args:
         n_notes, n_mels, n_frames: input shape.
         channels: output channels of each stride-2 layer (the first is the 5x5 convolution).
-        dim_z: latent size; it must be a multiple of the final map's area (2 x 2 = 4 for SPINVAE-2).
+        dim_z: latent size. A multiple of the final map's area (2 x 2 = 4 for SPINVAE-2) gives the
+            reference's gated 1x1 convolution to the latent maps; any other size, a gated linear layer from
+            the flattened final map (so that one config fits datasets of any spectrogram size).
     """
 
     def __init__(self, n_notes: int, n_mels: int, n_frames: int, channels: list[int], dim_z: int):
         super().__init__()
         self.sizes = feature_map_sizes(n_mels, n_frames, len(channels))
         h, w = self.sizes[-1]
-        if dim_z % (h * w):
-            raise ValueError(f"dim_z={dim_z} must be a multiple of the encoder's final map area {h}x{w}={h * w}")
+        self.flat = dim_z % (h * w) != 0
         self.stem = nn.Conv2d(n_notes, channels[0], 5, stride=2, padding=2)
         self.blocks = nn.ModuleList(DownBlock(a, b) for a, b in zip(channels[:-1], channels[1:]))
         self.gate = nn.Sequential(nn.BatchNorm2d(channels[-1]), nn.SiLU())
         # gated 1x1 convolution (GLU over channels) to the mu and variance maps
-        self.to_latent = nn.Conv2d(channels[-1], 2 * 2 * dim_z // (h * w), 1)
+        self.to_latent = (nn.Linear(channels[-1] * h * w, 2 * 2 * dim_z) if self.flat
+                          else nn.Conv2d(channels[-1], 2 * 2 * dim_z // (h * w), 1))
         self.to(memory_format=CHANNELS_LAST)
 
     def forward(self, spectrogram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.stem(spectrogram.contiguous(memory_format=CHANNELS_LAST))
         for block in self.blocks:
             x = block(x)
-        maps = F.glu(self.to_latent(self.gate(x)), dim=1)
+        x = self.gate(x)
+        maps = F.glu(self.to_latent(x.flatten(1) if self.flat else x), dim=1)
         mu, pre_variance = maps.chunk(2, dim=1)
         return mu.flatten(1), pre_variance.flatten(1)
 
@@ -107,10 +110,10 @@ class SpectrogramDecoder(nn.Module):
         super().__init__()
         self.sizes = feature_map_sizes(n_mels, n_frames, len(channels))
         h, w = self.sizes[-1]
-        if dim_z % (h * w):
-            raise ValueError(f"dim_z={dim_z} must be a multiple of the decoder's first map area {h}x{w}={h * w}")
-        self.map_channels = dim_z // (h * w)
-        self.from_latent = nn.Conv2d(self.map_channels, channels[-1], 1)
+        self.flat = dim_z % (h * w) != 0
+        self.map_channels = channels[-1] if self.flat else dim_z // (h * w)
+        self.from_latent = (nn.Linear(dim_z, channels[-1] * h * w) if self.flat
+                            else nn.Conv2d(self.map_channels, channels[-1], 1))
         reversed_channels = channels[::-1]
         self.blocks = nn.ModuleList(UpBlock(a, b) for a, b in zip(reversed_channels[:-1], reversed_channels[1:]))
         self.out = UpBlock(channels[0], n_notes, kernel=5)
@@ -118,7 +121,10 @@ class SpectrogramDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h, w = self.sizes[-1]
-        x = self.from_latent(z.view(len(z), self.map_channels, h, w).contiguous(memory_format=CHANNELS_LAST))
+        if self.flat:
+            x = self.from_latent(z).view(len(z), self.map_channels, h, w).contiguous(memory_format=CHANNELS_LAST)
+        else:
+            x = self.from_latent(z.view(len(z), self.map_channels, h, w).contiguous(memory_format=CHANNELS_LAST))
         for block, size in zip(self.blocks, self.sizes[-2:0:-1]):
             x = block(x, size)
         return self.out(x, self.sizes[0])

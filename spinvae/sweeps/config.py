@@ -176,7 +176,7 @@ def _objectives(value: Any, source: str, refine_steps: int) -> tuple[Objective, 
         entry = _mapping(entry, item)
         unknown = set(entry) - {"metric", "direction"}
         if unknown:
-            raise SweepConfigError(f"{item}: unknown {', '.join(sorted(unknown))} "
+            raise SweepConfigError(f"{item}: unknown {', '.join(sorted(map(str, unknown)))} "
                                    "(an objective takes metric, direction)")
         metric = entry.get("metric")
         if not isinstance(metric, str) or not metric:
@@ -201,7 +201,7 @@ def _evaluation(value: Any, source: str) -> EvaluationSettings:
     known = EvaluationSettings.__dataclass_fields__
     unknown = set(settings) - set(known)
     if unknown:
-        raise SweepConfigError(f"{where}: unknown {', '.join(sorted(unknown))} (it takes {', '.join(known)})")
+        raise SweepConfigError(f"{where}: unknown {', '.join(sorted(map(str, unknown)))} (it takes {', '.join(known)})")
     choices = {"split": SPLITS, "latent_method": get_args(LatentMethod), "categorical": get_args(CategoricalRule)}
     for key, allowed in choices.items():
         if key in settings and settings[key] not in allowed:
@@ -252,7 +252,7 @@ def _heartbeat(value: Any, source: str) -> tuple[int, int]:
     settings = _mapping(value, where)
     unknown = set(settings) - {"interval", "grace_period"}
     if unknown:
-        raise SweepConfigError(f"{where}: unknown {', '.join(sorted(unknown))} (it takes interval, grace_period)")
+        raise SweepConfigError(f"{where}: unknown {', '.join(sorted(map(str, unknown)))} (it takes interval, grace_period)")
     interval = _typed(settings.get("interval", 30), int, f"{where}.interval", "whole seconds")
     grace = _typed(settings.get("grace_period", 4 * interval), int, f"{where}.grace_period", "whole seconds")
     if interval < 1 or grace <= interval:
@@ -265,7 +265,7 @@ def parse_sweep(data: Any, source: str, text: str = "") -> SweepConfig:
     data = _mapping(data, source)
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise SweepConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; "
+        raise SweepConfigError(f"{source}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
                                f"a sweep takes {', '.join(sorted(_TOP_KEYS))}")
     for key in ("base_config", "search_space", "objectives"):
         if key not in data:

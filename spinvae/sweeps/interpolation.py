@@ -90,7 +90,9 @@ def interpolation_scores(checkpoint: str, data_dir: str, transform: AttributeTra
             and transform.to_dict() == dataset_transform.to_dict()):
         parts = out / "parts"
         parts.mkdir(parents=True, exist_ok=True)
-        for block in (cached_reference(config, reference_cache) / "parts").glob(f"{REFERENCE}_*.npz"):
+        cached = cached_reference(config, reference_cache)
+        for block in (cached / "parts").glob(f"{REFERENCE}_*.npz"):
             shutil.copyfile(block, parts / block.name)
+        shutil.copyfile(cached / "evaluation.json", out / "evaluation.json")  # the settings its blocks were made with
     run_evaluation(config, progress=False)
     return scores_from_summary(write_results(out, html=False))

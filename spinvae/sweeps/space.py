@@ -34,7 +34,11 @@ _DOTTED_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 class SweepConfigError(ValueError):
-    """A bad sweep YAML; the message names the file and the key."""
+    """A bad sweep YAML; the message names the file and the key, on one line (a key or value quoted from
+    the file may hold line breaks: they become spaces)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,8 @@ def run_sweep(sweep: SweepConfig, storage: str, study_name: str, n_trials: int, 
         waiting = False
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
         free_memory()
+        if objective.user_error is not None:  # every trial would fail the same way
+            raise objective.user_error
     log(summary_line(study, n_trials))
     return study
 

@@ -21,6 +21,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import Callback, LightningModule, Trainer
 from optuna_integration import PyTorchLightningPruningCallback
 
+from spinvae.errors import UserError, user_error_in
 from spinvae.training.cli import SpinVAECLI
 from spinvae.sweeps.config import SweepConfig
 from spinvae.sweeps.space import SweepConfigError, cli_overrides
@@ -189,6 +190,8 @@ class SweepObjective:
 
     def __init__(self, sweep: SweepConfig, study_dir: Path):
         self.sweep, self.study_dir = sweep, Path(study_dir)
+        #: a mistake no trial can get past (a dataset that is not built): the sweep stops on it
+        self.user_error: UserError | None = None
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         trial_dir = self.study_dir / f"trial_{trial.number}"
@@ -199,5 +202,6 @@ class SweepObjective:
             raise
         except Exception as err:
             trial.set_user_attr(FAIL_REASON_ATTR, one_line(err))
+            self.user_error = user_error_in(err)
             raise
         return values[0] if len(values) == 1 else values

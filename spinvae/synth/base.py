@@ -155,6 +155,15 @@ class Synth(ABC):
             raise ValueError(f"{self.name}: variation {variation} outside 0..{self.n_variations - 1}")
         return np.array(values, dtype=np.uint8, copy=True)
 
+    def preset_message(self, params: np.ndarray, channel: int = 0) -> bytes:
+        """Synths that take presets over MIDI: the complete MIDI message (a sysex, ``F0 .. F7``) that
+        makes the receiving synth play preset ``params`` (n_params,) (``spinvae play --midi-out``)."""
+        raise NotImplementedError(f"the {self.name} synth takes no preset over MIDI")
+
+    def read_preset_message(self, message: bytes) -> np.ndarray:
+        """The preset (n_params,) uint8 a :meth:`preset_message` carries; ValueError for another message."""
+        raise NotImplementedError(f"the {self.name} synth takes no preset over MIDI")
+
     def render_controls(self, controls, notes, velocities, settings: RenderSettings):
         """Differentiable synths: audio (n, n_samples) torch tensor from learnable values as
         continuous controls (n, n_learnable) in [0, 1] (``step / (n_steps - 1)``, between steps too),

@@ -3,6 +3,7 @@ spends a few seconds importing torch and librosa)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -287,3 +288,60 @@ def test_out_of_range_options_are_refused_before_any_work(args, message, tmp_pat
     err = capsys.readouterr().err.strip()
     assert err.startswith("spinvae: error: ") and message in err and "\n" not in err, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("out: x\nsynth: [dx7\n", r"bad.yaml: not valid YAML at line 3, column 1: expected ',' or '\]'"),
+    ("a: 1\n\tb: 2\n", r"bad.yaml: not valid YAML at line 2, column 1: found character '\\t'"),
+])
+@pytest.mark.parametrize("command", [["data", "build"], ["fit"], ["sweep"]])
+def test_a_yaml_config_that_does_not_parse_is_one_line_naming_the_file(tmp_path, capsys, text, expected, command):
+    from spinvae.cli.main import main
+
+    (tmp_path / "bad.yaml").write_text(text)
+    assert main([*command, "--config", str(tmp_path / "bad.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"spinvae: error: {tmp_path / 'bad.yaml'}")
+    assert re.search(expected, err[0]), err[0]
+    assert main([*command, f"--config={tmp_path / 'missing.yaml'}"]) == 2
+    assert capsys.readouterr().err.strip() == f"spinvae: error: {tmp_path / 'missing.yaml'}: no such config file"
+
+
+def test_debug_adds_the_traceback_of_a_user_error(tmp_path, capsys, monkeypatch):
+    from spinvae.cli.main import main
+
+    assert main(["render", "--preset", str(tmp_path / "none.syx:0"), "--out", str(tmp_path / "x.wav")]) == 2
+    quiet = capsys.readouterr().err
+    assert "Traceback" not in quiet and len(quiet.strip().splitlines()) == 1
+    assert main(["render", "--debug", "--preset", str(tmp_path / "none.syx:0"), "--out", str(tmp_path / "x.wav")]) == 2
+    loud = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in loud and loud.strip().splitlines()[-1] == quiet.strip()
+    monkeypatch.setenv("SPINVAE_DEBUG", "1")
+    assert main(["render", "--preset", str(tmp_path / "none.syx:0"), "--out", str(tmp_path / "x.wav")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1-MiB file system (tmpfs; mounting needs root, as CI and the developers' machines have)."""
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill: {mounted.stderr.strip()[:120]}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_the_build_resumes_when_there_is_room(small_disk, tmp_path):
+    build = [*MODULE, "data", "build", "--procedural", "1000", "--chunk-size", "100", "--duration", "1.0",
+             "--note-duration", "0.5", "--n-mels", "64", "--features", "false", "--progress", "false"]
+    full = subprocess.run([*build, "--out", str(small_disk / "data")], capture_output=True, text=True, timeout=300)
+    assert full.returncode == 2, full.stderr
+    line = one_error_line(full)
+    assert "cannot write: no space left on the device" in line and "run the same command again" in line
+    # moved to a disk with room, the same build finishes from what was written
+    shutil.copytree(small_disk / "data", tmp_path / "data")
+    done = subprocess.run([*build, "--out", str(tmp_path / "data")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "manifest.json").is_file()

@@ -74,6 +74,33 @@ def test_an_interrupted_evaluation_resumes_with_the_same_results(tmp_path, tiny_
     pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv"), first)
 
 
+@pytest.mark.parametrize("change, named", [
+    (["--steps", "5"], "steps 9 (now 5)"),
+    (["--split", "valid"], "split 'test' (now 'valid')"),
+    (["--max-pairs", "2"], "n_sequences 3 (now 2)"),
+    (["--notes", "48:100"], "notes [[56, 75]] (now [[48, 100]])"),
+])
+def test_resuming_into_a_folder_made_with_other_settings_is_refused_unless_overwritten(tmp_path, tiny_dataset, capsys,
+                                                                                      change, named):
+    out = tmp_path / "eval"
+    base = ["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--method", "reference", "--progress", "false"]
+    assert main([*base, "--max-pairs", "3"]) == 0
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    changed = [*base, "--max-pairs", "3", *change] if "--max-pairs" not in change else [*base, *change]
+    assert main(changed) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"spinvae: error: {out}: holds an evaluation made with {named}; give --overwrite to start it "
+                   f"again, or another --out"]
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # untouched, consistent
+    assert main([*changed, "--overwrite", "true"]) == 0
+    report = (out / "report.md").read_text()
+    steps = 5 if "--steps" in change else 9
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert trajectories["step"].max() == steps - 1  # the files agree with each other
+    assert json.loads((out / "evaluation.json").read_text())["steps"] == steps and report
+
+
 def test_cli_needs_a_checkpoint_or_the_reference_method(tmp_path, tiny_dataset, capsys):
     assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(tmp_path)]) == 2
     assert "--method reference" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from spinvae.matching.distance import fft_sizes, spectral_distance
+from spinvae.matching.distance import fft_sizes, loudness_distance, loudness_envelope, spectral_distance
 from spinvae.matching.fit import MatchConfig, match_audio
 from spinvae.synth.base import RenderSettings
 from spinvae.synth.pluck.schema import PARAMETER_INDEX, to_physical
@@ -33,6 +33,25 @@ def test_the_distance_is_zero_for_equal_clips_symmetric_and_the_same_at_every_ra
     assert louder > by_rate[0]  # further from the tone, further away
     with pytest.raises(ValueError, match="one shape"):
         spectral_distance(x, torch.zeros(1, 8000), 16000)
+
+
+def test_the_loudness_distance_is_the_level_difference_in_tens_of_db_at_every_rate():
+    for rate in (16000, 44100, 48000):
+        tone = sine(rate)
+        assert loudness_distance(tone, tone, rate).item() == 0.0
+        half = loudness_distance(tone, sine(rate, gain=0.5), rate).item()
+        assert half == pytest.approx(20 * math.log10(2) / 10, abs=1e-3)  # 6.02 dB apart everywhere
+        assert loudness_envelope(tone, rate).shape == (1, 1 + (rate - round(0.02 * rate)) // round(0.01 * rate))
+    decay = sine(16000) * torch.exp(-torch.arange(16000) / 4000.0)
+    assert loudness_distance(decay, sine(16000), 16000).item() > half  # a decaying note is further from a held one
+
+
+def test_a_fit_with_the_loudness_term_runs_and_improves_on_its_guess():
+    synth = get_synth("pluck")
+    target = synth.render(synth.generate(1, seed=12).params,
+                          RenderSettings(sample_rate=16000, notes=((52, 100),), note_duration=1.0, duration=1.0))[0, 0]
+    result = match_audio(synth, [target], [16000], [52.0], MatchConfig(steps=20, candidates=16, loudness_weight=1.0))
+    assert np.isfinite(result.fit_distance).all() and result.fit_distance[0] <= result.guess_distance[0]
 
 
 @pytest.fixture(scope="module")

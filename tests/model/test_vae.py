@@ -63,9 +63,14 @@ def test_cnn_sizes_of_the_reference_spectrogram():
     assert SpectrogramDecoder(1, 257, 251, [2, 2, 2, 2, 2, 2, 2, 4], 16)(mu).shape == (2, 1, 257, 251)
 
 
-def test_cnn_refuses_a_latent_size_that_does_not_tile_the_map():
-    with pytest.raises(ValueError, match="multiple of the encoder's final map area 2x2"):
-        AudioEncoder(1, 64, 63, [4] * 6, 30)
+def test_a_latent_size_that_does_not_tile_the_cnns_map_goes_through_a_linear_layer():
+    encoder, decoder = AudioEncoder(1, 64, 63, [4] * 6, 30), SpectrogramDecoder(1, 64, 63, [4] * 6, 30)
+    assert encoder.flat and decoder.flat and isinstance(encoder.to_latent, torch.nn.Linear)
+    mu, var = encoder(torch.randn(3, 1, 64, 63))
+    assert mu.shape == var.shape == (3, 30)
+    assert decoder(mu).shape == (3, 1, 64, 63)
+    tiled = AudioEncoder(1, 64, 63, [4] * 6, 32)  # 32 tiles the 2 x 2 map: the reference's 1x1 convolution
+    assert not tiled.flat and isinstance(tiled.to_latent, torch.nn.Conv2d)
 
 
 @pytest.mark.parametrize("fusion,modules", [

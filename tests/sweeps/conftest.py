@@ -56,18 +56,18 @@ def sqlite_url(folder: Path, name: str = "study") -> str:
 
 @pytest.fixture(scope="package")
 def mixed_study(tiny_dataset, tmp_path_factory) -> dict[str, Any]:
-    """A 3-trial study of the smoke sweep whose second trial asks for an impossible dim_z (98 is not
-    a multiple of the 2 x 2 CNN map): trials complete, fail, complete (values set by enqueuing)."""
+    """A 3-trial study of the smoke sweep whose second trial asks for an impossible transformer (3 attention
+    heads do not divide d_model 32): trials complete, fail, complete (values set by enqueuing)."""
     from spinvae.sweeps.config import load_sweep
     from spinvae.sweeps.study import open_study, run_sweep
 
     folder = tmp_path_factory.mktemp("mixed")
     path = write_sweep(folder, tiny_dataset, search_space={
-        "model.vae.dim_z": {"type": "categorical", "choices": [100, 98]}})
+        "model.vae.n_heads": {"type": "categorical", "choices": [2, 3]}})
     sweep, storage = load_sweep(path), sqlite_url(folder)
     study = open_study(sweep, storage, "mixed")
-    for dim_z in (100, 98, 100):
-        study.enqueue_trial({"model.vae.dim_z": dim_z})
+    for heads in (2, 3, 2):
+        study.enqueue_trial({"model.vae.n_heads": heads})
     run_sweep(sweep, storage, "mixed", n_trials=3)
     return {"storage": storage, "name": "mixed", "folder": folder, "sweep": sweep}
 

@@ -38,8 +38,8 @@ def test_report_of_a_single_objective_study(mixed_study, tmp_path, capsys):
     study = load(mixed_study)
     assert table["number"].tolist() == [t.number for t in study.trials] == [0, 1, 2]
     assert table["state"].tolist() == ["COMPLETE", "FAIL", "COMPLETE"]
-    assert {"val/loss", "model.loss.beta", "model.vae.dim_z", "duration_s", "fail_reason"} <= set(table.columns)
-    assert table.loc[1, "fail_reason"].startswith("ValueError: dim_z=98") and table["val/loss"].notna().sum() == 2
+    assert {"val/loss", "model.loss.beta", "model.vae.n_heads", "duration_s", "fail_reason"} <= set(table.columns)
+    assert table.loc[1, "fail_reason"].startswith("AssertionError: embed_dim must be divisible") and table["val/loss"].notna().sum() == 2
     for name in ("history.png", "importance.png"):
         assert is_png(out / name), name
 

@@ -24,13 +24,13 @@ from tests.sweeps.conftest import load, sqlite_url, write_sweep
 def test_a_trial_with_an_impossible_config_fails_with_its_reason_and_the_study_goes_on(mixed_study):
     trials = load(mixed_study).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
-    assert [t.params["model.vae.dim_z"] for t in trials] == [100, 98, 100]
+    assert [t.params["model.vae.n_heads"] for t in trials] == [2, 3, 2]
     reason = trials[1].user_attrs[FAIL_REASON_ATTR]
-    assert reason.startswith("ValueError: dim_z=98 must be a multiple") and "\n" not in reason
+    assert reason.startswith("AssertionError: embed_dim must be divisible by num_heads") and "\n" not in reason
     for trial in (trials[0], trials[2]):
         assert FAIL_REASON_ATTR not in trial.user_attrs and math.isfinite(trial.value)
     # every trial keeps its resolved config, the failed one too; its run folder holds it
-    assert yaml.safe_load(trials[1].user_attrs[CONFIG_ATTR])["model"]["vae"]["dim_z"] == 98
+    assert yaml.safe_load(trials[1].user_attrs[CONFIG_ATTR])["model"]["vae"]["n_heads"] == 3
     run = Path(trials[0].user_attrs["trial_dir"])
     assert run == mixed_study["folder"] / "runs" / "mixed" / "trial_0"
     saved = yaml.safe_load((run / TRIAL_CONFIG).read_text())
@@ -116,3 +116,14 @@ def test_the_command_names_the_file_and_the_key_of_a_typo(tmp_path, tiny_dataset
     assert "give --n-trials N (>= 1)" in capsys.readouterr().err
     assert main(["sweep", "--config", str(fine), "--storage", "nosuchdb://x", "--n-trials", "1"]) == 2
     assert capsys.readouterr().err.startswith("spinvae: error: --storage nosuchdb://x: Can't load plugin")
+
+
+def test_a_sweep_on_a_dataset_that_is_not_built_stops_at_its_first_trial(tmp_path, capsys):
+    missing = tmp_path / "not_built"
+    path = write_sweep(tmp_path, missing, name="unbuilt")
+    assert main(["sweep", "--config", str(path), "--storage", sqlite_url(tmp_path), "--study-name", "unbuilt",
+                 "--n-trials", "3"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"spinvae: error: {missing}: no manifest.json; build it first with `spinvae data build --out {missing} ...`"
+    trials = optuna.load_study(study_name="unbuilt", storage=sqlite_url(tmp_path)).trials
+    assert len(trials) == 1 and trials[0].state == TrialState.FAIL  # not three failed trials

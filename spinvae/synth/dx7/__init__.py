@@ -72,3 +72,19 @@ class DX7Synth(Synth):
         from spinvae.synth.dx7.variations import vary_preset
 
         return vary_preset(values, variation, rng)
+
+    def preset_message(self, params: np.ndarray, channel: int = 0) -> bytes:
+        """A DX7 single-voice dump (163 bytes, format 0): Dexed and a hardware DX7 load it into the edit buffer."""
+        from spinvae.synth.dx7.sysex import single_voice_sysex
+
+        return single_voice_sysex(np.asarray(params, dtype=np.uint8), channel)
+
+    def read_preset_message(self, message: bytes) -> np.ndarray:
+        from spinvae.synth.dx7.sysex import FORMAT_VOICE, SysexError, parse_sysex
+
+        if len(message) < 4 or message[3] != FORMAT_VOICE:
+            raise ValueError("not a DX7 single-voice dump")
+        try:
+            return parse_sysex(bytes(message), "<MIDI message>").params[0]
+        except SysexError as err:
+            raise ValueError(str(err)) from None

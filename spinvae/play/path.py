@@ -1,0 +1,75 @@
+"""The presets a knob walks: one per MIDI CC value (128), decoded before playing, so no model runs live.
+
+A morph goes from ``low`` to ``high`` in u (0: the start preset, 1: the end; beyond them extrapolates,
+each parameter kept in its range), through the model's latent space or parameter by parameter (the
+reference). A timbre knob moves one preset's latent code along the chunk of one attribute, from
+``-amount`` to ``+amount``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from spinvae.interpolation.model import attribute_codes, decode_latents, end_codes
+from spinvae.interpolation.paths import CategoricalRule, LatentMethod, latent_points, parameter_points
+from spinvae.interpolation.refine import RefineConfig
+from spinvae.synth.base import Synth
+
+#: CC values 0..127: one decoded preset each
+POSITIONS = 128
+
+
+@dataclass(frozen=True)
+class PlayPath:
+    """``presets`` (128, n_params) uint8 of ``synth``, the preset at each CC value; ``u`` (128,) the
+    position of each (a morph's u, or a knob's latent offset); ``home`` the CC value of the start preset
+    (u = 0 for a morph, offset 0 for a knob): where the knob starts before it first moves."""
+
+    presets: np.ndarray
+    u: np.ndarray
+    home: int
+    label: str
+    synth: Synth
+
+    @property
+    def distinct(self) -> int:
+        """How many different presets the path holds (neighbouring CC values often decode to the same)."""
+        return len(np.unique(self.presets, axis=0))
+
+
+def knob_positions(low: float, high: float) -> np.ndarray:
+    """(128,) positions from ``low`` (CC 0) to ``high`` (CC 127), evenly spaced."""
+    if not high > low:
+        raise ValueError(f"the knob's range must rise: {low:g} .. {high:g}")
+    return np.linspace(low, high, POSITIONS)
+
+
+def _home(u: np.ndarray) -> int:
+    return int(np.argmin(np.abs(u)))
+
+
+def morph_path(synth: Synth, start: np.ndarray, end: np.ndarray, low: float = 0.0, high: float = 1.0,
+               module=None, latent: LatentMethod = "linear", refine: RefineConfig | None = None,
+               categorical: CategoricalRule | None = None, workers: int = 2, label: str = "") -> PlayPath:
+    """The morph from ``start`` to ``end`` (learnable values (L,)) at 128 positions ``low`` .. ``high``:
+    through ``module``'s latent space (a trained model), or parameter by parameter when it is None."""
+    u = knob_positions(low, high)
+    if module is None:
+        values = parameter_points(start, end, u, synth.schema, categorical or synth.reference_categorical)
+    else:
+        z, _ = end_codes(module, np.stack([start, end]), refine, workers)
+        values = decode_latents(module, latent_points(z[0], z[1], u, latent))
+    return PlayPath(synth.schema.from_learnable(values), u, _home(u), label, synth)
+
+
+def knob_path(module, values: np.ndarray, attribute: str, amount: float, refine: RefineConfig | None = None,
+              workers: int = 2, label: str = "") -> PlayPath:
+    """The timbre knob of ``attribute`` on one preset (learnable values (L,)): latent offsets ``-amount`` ..
+    ``+amount`` on the attribute's chunk (:func:`spinvae.interpolation.model.attribute_codes`)."""
+    offsets = knob_positions(-amount, amount)
+    z, _ = end_codes(module, np.asarray(values)[None], refine, workers)
+    decoded = decode_latents(module, attribute_codes(module, z[0], attribute, torch.from_numpy(offsets).float()))
+    return PlayPath(module.synth.schema.from_learnable(decoded), offsets, _home(offsets), label, module.synth)
