@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--notes", type=int, nargs="+", default=[40, 47, 52, 59, 69, 88], help="MIDI notes (E2 .. E6)")
     parser.add_argument("--baseline", type=int, default=1024, help="random procedural presets of the baseline")
     parser.add_argument("--ckpt", type=Path, default=None, help="an audio_only model: adds (b) and (b+c)")
+    parser.add_argument("--steps", type=int, default=MatchConfig.steps, help="Adam steps of each fit")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -65,7 +66,7 @@ def main() -> None:
     baseline, _ = nearest_candidates(synth, resample(targets, RATE, coarse), notes, coarse,
                                      MatchConfig(candidates=args.baseline))
     baseline_seconds = (time.perf_counter() - t0) / len(specs)
-    config = MatchConfig()
+    config = MatchConfig(steps=args.steps)
     result = match_audio(synth, list(audio), [RATE] * len(specs), notes.tolist(), config)
     seconds = {"baseline": baseline_seconds, "fit": result.seconds / len(specs)}
     unit = {"baseline": baseline, "fit": torch.from_numpy(result.unit).float()}
@@ -98,7 +99,7 @@ def main() -> None:
     pairs = [(i, j) for i, (a, n) in enumerate(specs) for j, (b, m) in enumerate(specs) if n == m and a < b]
     between = spectral_distance(targets[[i for i, _ in pairs]], targets[[j for _, j in pairs]], RATE).numpy()
 
-    rows = {"notes": len(specs), "instruments": args.instruments, "midi": args.notes,
+    rows = {"notes": len(specs), "steps": args.steps, "instruments": args.instruments, "midi": args.notes,
             "distance_median": {k: float(np.median(v)) for k, v in distances.items()},
             "feature_error_median": {k: float(np.nanmedian(v)) for k, v in feature_error.items()},
             "fit_beats_baseline": int((distances["fit"] < distances["baseline"]).sum()),
@@ -109,8 +110,8 @@ def main() -> None:
     print("| match | spectral distance, median | 53-feature error (z), median | seconds per note |")
     print("| --- | ---: | ---: | ---: |")
     labels = {"baseline": f"(a) nearest of {args.baseline} procedural presets", "encoder": "(b) the encoder alone",
-              "encoder_fit": "(b+c) fit from the encoder's guess (spinvae match --ckpt)",
-              "fit": "(c) fit from the nearest of 256 (spinvae match)"}
+              "encoder_fit": f"(b+c) fit from the encoder's guess, {args.steps} steps (spinvae match --ckpt)",
+              "fit": f"(c) fit from the nearest of 256, {args.steps} steps (spinvae match)"}
     for name in [k for k in labels if k in renders]:
         print(f"| {labels[name]} | {rows['distance_median'][name]:.4f} | {rows['feature_error_median'][name]:.2f} | "
               f"{seconds[name]:.2f} |")

@@ -452,7 +452,7 @@ def _load(checkpoint: str):
 def match(args: Any) -> None:
     """Match each recording with a preset of a differentiable synth; write presets, WAVs, pictures, a table."""
     from spinvae.matching.fit import MatchConfig
-    from spinvae.matching.run import audio_files, match_files, write_matches
+    from spinvae.matching.run import OtherSettingsError, audio_files, claim_folder, match_files, write_matches
     from spinvae.synth.registry import differentiable_synths
 
     names = differentiable_synths()
@@ -465,6 +465,12 @@ def match(args: Any) -> None:
         raise UserError(f"--loudness-weight {args.loudness_weight}: give 0 or more")
     config = MatchConfig(steps=args.steps, candidates=args.candidates, seed=args.seed,
                          loudness_weight=args.loudness_weight)
+    settings = {"synth": synth.name, "steps": config.steps, "candidates": config.candidates, "seed": config.seed,
+                "loudness_weight": config.loudness_weight, "note": args.note, "ckpt": args.ckpt}
+    try:
+        claim_folder(args.out, settings, args.overwrite)
+    except OtherSettingsError as err:
+        raise UserError(str(err)) from None
     guess = None
     if args.ckpt:
         from spinvae.interpolation.sound_to_preset import EncoderGuessError, check_sound_encoder, guess_presets
@@ -481,7 +487,7 @@ def match(args: Any) -> None:
     matched = match_files(audio_files(args.files), synth, config, note=args.note, guess=guess, progress=args.progress)
     if matched.result is None:
         raise UserError(f"no recording could be matched ({len(matched.skipped)} skipped, reasons above)")
-    table = write_matches(args.out, matched, synth, config)
+    table = write_matches(args.out, matched, synth, config, settings)
     result = matched.result
     print(f"matched {len(matched.recordings)} recording(s) with {synth.name} presets in {result.seconds:.1f} s "
           f"({len(matched.skipped)} skipped); spectral distance, median: first guess "

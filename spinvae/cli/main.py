@@ -166,6 +166,8 @@ def build_parser() -> ArgumentParser:
     match.add_argument("--loudness-weight", type=float, default=0.0,
                        help="weight of a loudness-envelope term in the fit (0: the spectral distance alone)")
     match.add_argument("--progress", type=bool, default=True, help="show a progress bar of the fitting steps")
+    match.add_argument("--overwrite", type=bool, default=False,
+                       help="replace the matches of an --out made with other settings (otherwise refused)")
     match.add_argument("--ckpt", type=Optional[str], default=None,
                        help="an audio_only model of the synth (docs/matching.md, a model's ear): its encoder's "
                             "prediction is the first guess, instead of the nearest of --candidates")

@@ -4,7 +4,8 @@ For each readable recording ``NAME.wav`` the output folder gets ``NAME`` + the s
 (one preset, named after the file), ``NAME_match.wav`` (the preset played at the recording's pitch,
 sample rate and length) and ``NAME.png`` (the two mel-spectrograms side by side and their difference);
 ``matches.csv`` lists every file: its pitch and where it came from, the distances of the first guess,
-of the fit and of the preset on the grid, or the one-line reason it was skipped.
+of the fit and of the preset on the grid, or the one-line reason it was skipped; ``match.json`` the
+settings that made them (:func:`claim_folder`: a folder of other settings is not mixed with new matches).
 """
 
 from __future__ import annotations
@@ -68,8 +69,46 @@ def match_files(paths: list[str | Path], synth: Synth, config: MatchConfig = Mat
     return MatchedFiles(recordings, result, skipped)
 
 
-def write_matches(out: str | Path, matched: MatchedFiles, synth: Synth, config: MatchConfig) -> Path:
-    """Write each match's preset, WAV and picture into ``out``, and ``matches.csv``; returns the table's path."""
+SETTINGS = "match.json"
+
+
+class OtherSettingsError(ValueError):
+    """An output folder holding matches made with other settings: one line naming the setting."""
+
+
+def claim_folder(out: str | Path, settings: dict, overwrite: bool = False) -> None:
+    """Refuse a folder ``out`` holding matches made with other ``settings`` (unless ``overwrite``, which
+    deletes the files those matches wrote); :func:`write_matches` records the new settings."""
+    import json
+
+    out = Path(out)
+    saved_path = out / SETTINGS
+    if saved_path.exists() or (out / TABLE).exists():
+        try:
+            saved = json.loads(saved_path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        differs = next((key for key in sorted({*saved, *settings}) if saved.get(key) != settings.get(key)), None)
+        if differs is not None and not overwrite:
+            raise OtherSettingsError(f"{out}: holds matches made with {differs} {saved.get(differs)!r} (now "
+                                     f"{settings.get(differs)!r}); give --overwrite true to replace them, or another --out")
+        if differs is not None:
+            if (out / TABLE).exists():
+                for row in pd.read_csv(out / TABLE).itertuples():
+                    if isinstance(row.preset, str):
+                        stem = Path(row.preset).with_suffix("")
+                        for made in (Path(row.preset), Path(f"{stem}_match.wav"), Path(f"{stem}.png")):
+                            made.unlink(missing_ok=True)
+                (out / TABLE).unlink()
+            saved_path.unlink(missing_ok=True)
+
+
+def write_matches(out: str | Path, matched: MatchedFiles, synth: Synth, config: MatchConfig,
+                  settings: dict | None = None) -> Path:
+    """Write each match's preset, WAV and picture into ``out``, ``matches.csv``, and ``settings`` (what made
+    them, :func:`claim_folder`) as ``match.json``; returns the table's path."""
+    import json
+
     import soundfile
 
     from spinvae.audio.figures import comparison_figure
@@ -101,6 +140,8 @@ def write_matches(out: str | Path, matched: MatchedFiles, synth: Synth, config: 
                      "distance": matched.result.distance[i], "preset": str(out / f"{stem}{synth.preset_suffixes[0]}"),
                      "reason": ""})
     rows += [{"file": path, "reason": reason} for path, reason in matched.skipped.items()]
+    if settings is not None:
+        (out / SETTINGS).write_text(json.dumps(settings, indent=2))
     table = out / TABLE
     pd.DataFrame(rows, columns=["file", "note", "note_source", "f0_hz", "sample_rate", "seconds", "guess_distance",
                                 "fit_distance", "distance", "preset", "reason"]).to_csv(table, index=False)

@@ -28,6 +28,8 @@ def add_sweep_subcommands(commands: Any) -> None:
                        help="the study (default: the YAML's study_name, else the YAML file's name)")
     sweep.add_argument("--n-trials", type=Optional[int], default=None,
                        help="the study's total of finished trials, all workers together (default: the YAML's n_trials)")
+    sweep.add_argument("--overwrite", type=bool, default=False,
+                       help="delete a study of the same name made with other settings, and its trials' folders")
     sweep.add_argument("--seed", type=Optional[int], default=None,
                        help="sampler seed of this worker (replaces the YAML's; give each worker its own)")
     commands.add_subcommand("sweep", sweep, help="hyper-parameter sweep (Optuna)")
@@ -83,7 +85,7 @@ def _sweep(args: Any) -> None:
         raise UserError(f"sweep: give --n-trials N (>= 1) or n_trials in {args.config}")
     storage = args.storage or default_storage(study_name)
     try:
-        run_sweep(sweep, storage, study_name, n_trials, seed=args.seed)
+        run_sweep(sweep, storage, study_name, n_trials, seed=args.seed, overwrite=args.overwrite)
     except (ArgumentError, SQLAlchemyError, ModuleNotFoundError) as err:  # a bad URL, a server out of reach, no driver
         raise UserError(_storage_error(storage, err)) from None
 

@@ -16,11 +16,13 @@ machines), so a sweep resumes where it stopped and several ``spinvae sweep`` wor
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 import optuna
+import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from spinvae.sweeps.config import SweepConfig, quiet_experimental
@@ -73,8 +75,29 @@ def make_storage(url: str, heartbeat_interval: int | None = None,
                 time.sleep(0.5 + random.random())
 
 
-def open_study(sweep: SweepConfig, storage: str, study_name: str, seed: int | None = None) -> optuna.Study:
-    """Create the study, or load it if it exists; its objectives must be the sweep's."""
+#: sweep keys that do not change what a trial is (how many, how workers watch each other, names)
+_NOT_DEFINING = ("n_trials", "heartbeat", "study_name")
+
+
+def _defining(text: str) -> dict:
+    data = yaml.safe_load(text) or {}
+    return {key: value for key, value in data.items() if key not in _NOT_DEFINING} if isinstance(data, dict) else {}
+
+
+def _other_settings(saved_text: str, sweep: SweepConfig) -> str | None:
+    """The first setting that defines trials and differs between the study's sweep and this one (None: none)."""
+    saved, now = _defining(saved_text), _defining(sweep.text)
+    return next((key for key in sorted({*saved, *now}, key=str) if saved.get(key) != now.get(key)), None)
+
+
+def open_study(sweep: SweepConfig, storage: str, study_name: str, seed: int | None = None,
+               overwrite: bool = False) -> optuna.Study:
+    """Create the study, or load it if it exists; its objectives, and every setting that defines its trials,
+    must be the sweep's (a study of other settings is refused unless ``overwrite``, which deletes it and its
+    trials' folders and starts again)."""
+    if overwrite and study_name in optuna.get_all_study_names(storage):
+        optuna.delete_study(study_name=study_name, storage=storage)
+        shutil.rmtree(sweep.study_dir(study_name), ignore_errors=True)
     study = optuna.create_study(
         storage=make_storage(storage, sweep.heartbeat_interval, sweep.grace_period), study_name=study_name,
         directions=sweep.directions, sampler=sweep.make_sampler(seed), pruner=sweep.make_pruner(), load_if_exists=True,
@@ -88,6 +111,9 @@ def open_study(sweep: SweepConfig, storage: str, study_name: str, seed: int | No
     if names is None:
         with quiet_experimental():
             study.set_metric_names(sweep.metric_names)
+    if SWEEP_ATTR in study.user_attrs and (key := _other_settings(study.user_attrs[SWEEP_ATTR], sweep)) is not None:
+        raise SweepConfigError(f"{sweep.source}: study {study_name!r} was made with another {key}; give --overwrite "
+                               f"true to delete it and start again, or another --study-name")
     if SWEEP_ATTR not in study.user_attrs:
         study.set_user_attr(SWEEP_ATTR, sweep.text)
     return study
@@ -100,10 +126,10 @@ def is_counted(trial: FrozenTrial) -> bool:
 
 
 def run_sweep(sweep: SweepConfig, storage: str, study_name: str, n_trials: int, seed: int | None = None,
-              log: Callable[[str], None] = print) -> optuna.Study:
+              log: Callable[[str], None] = print, overwrite: bool = False) -> optuna.Study:
     """Run trials until the study has ``n_trials`` counted trials (this worker's and others')."""
     check_training_keys(sweep)
-    study = open_study(sweep, storage, study_name, seed)
+    study = open_study(sweep, storage, study_name, seed, overwrite)
     objective = SweepObjective(sweep, sweep.study_dir(study_name))
     poll = min(sweep.heartbeat_interval, 10)
     waiting = False

@@ -76,3 +76,20 @@ def test_a_morph_between_two_recordings_puts_them_beside_its_ends(three_notes, t
     assert rate == 48000
     presets = get_synth("pluck").read_bank(out / "interpolation.json").params
     assert presets.shape == (3, 29) and not np.array_equal(presets[0], presets[-1])
+
+
+def test_matching_into_a_folder_of_other_settings_is_refused_unless_overwritten(three_notes, tmp_path, capsys):
+    out = tmp_path / "matched"
+    koto = str(three_notes / "koto_D4.wav")
+    assert main(["match", koto, "--out", str(out), "--steps", "5", "--candidates", "8", "--progress", "false"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert json.loads((out / "match.json").read_text())["steps"] == 5
+    capsys.readouterr()
+    again = ["match", koto, "--out", str(out), "--steps", "7", "--candidates", "8", "--progress", "false"]
+    assert main(again) == 2
+    assert capsys.readouterr().err.strip() == (f"spinvae: error: {out}: holds matches made with steps 5 (now 7); "
+                                               "give --overwrite true to replace them, or another --out")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
+    assert main([*again, "--overwrite", "true"]) == 0
+    assert json.loads((out / "match.json").read_text())["steps"] == 7
+    assert len(pd.read_csv(out / "matches.csv")) == 1

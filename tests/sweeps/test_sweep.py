@@ -127,3 +127,21 @@ def test_a_sweep_on_a_dataset_that_is_not_built_stops_at_its_first_trial(tmp_pat
     assert error == f"spinvae: error: {missing}: no manifest.json; build it first with `spinvae data build --out {missing} ...`"
     trials = optuna.load_study(study_name="unbuilt", storage=sqlite_url(tmp_path)).trials
     assert len(trials) == 1 and trials[0].state == TrialState.FAIL  # not three failed trials
+
+
+def test_a_study_made_with_other_settings_is_refused_unless_overwritten(tmp_path, tiny_dataset, capsys):
+    from spinvae.sweeps.space import SweepConfigError
+    from spinvae.sweeps.study import SWEEP_ATTR
+
+    storage = sqlite_url(tmp_path)
+    open_study(load_sweep(write_sweep(tmp_path, tiny_dataset, name="first")), storage, "same")
+    other = write_sweep(tmp_path, tiny_dataset, name="other", overrides={"trainer.max_epochs": 3})
+    with pytest.raises(SweepConfigError, match="study 'same' was made with another overrides; give --overwrite true"):
+        open_study(load_sweep(other), storage, "same")
+    assert main(["sweep", "--config", str(other), "--storage", storage, "--study-name", "same", "--n-trials", "1"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    open_study(load_sweep(write_sweep(tmp_path, tiny_dataset, name="more", n_trials=9)), storage, "same")  # same trials
+    trials_folder = load_sweep(other).study_dir("same")
+    (trials_folder / "trial_0").mkdir(parents=True)
+    study = open_study(load_sweep(other), storage, "same", overwrite=True)
+    assert study.user_attrs[SWEEP_ATTR] == load_sweep(other).text and not trials_folder.exists()
