@@ -85,4 +85,9 @@ class SpinVAECLI(LightningCLI):
 
 def run_training_cli(args: list[str]) -> None:
     """Run a LightningCLI subcommand (``args[0]`` in fit, validate, test, predict)."""
+    import logging
+
+    # "Seed set to N" on stderr at every start says what the resolved config.yaml already records, and
+    # would stand before the one line of a refused command
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     SpinVAECLI(args=None if args == sys.argv[1:] else args)
