@@ -196,9 +196,9 @@ def build_parser() -> ArgumentParser:
     play.add_argument("--to", type=Literal["audio", "midi"], default="audio",
                       help="audio: the synth's notes on a JACK server; midi: notes and presets to a synth on --midi-out")
     play.add_argument("--midi-in", type=Optional[str], default=None,
-                      help="MIDI input port (a unique part of its name); default: a new port spinvae:in")
+                      help="MIDI input port (a unique part of its name); default: a new port spinvae-midi:in")
     play.add_argument("--midi-out", type=Optional[str], default=None,
-                      help="--to midi: the synth's MIDI input port; default: a new port spinvae:out")
+                      help="--to midi: the synth's MIDI input port; default: a new port spinvae-midi:out")
     play.add_argument("--cc", type=int, default=1, help="the controller that moves the knob (1: the mod wheel)")
     play.add_argument("--channel", type=Optional[int], default=None, help="MIDI channel 0..15 (default: all)")
     play.add_argument("--min-interval", type=float, default=0.05,

@@ -17,7 +17,8 @@ import mido
 
 from spinvae.errors import UserError
 
-CLIENT = "spinvae"
+CLIENT = "spinvae"  # the JACK audio client (spinvae:out_1, spinvae:out_2)
+MIDI_CLIENT = "spinvae-midi"  # the virtual MIDI ports (spinvae-midi:in, spinvae-midi:out): a client of their own
 NO_JACK = ("no JACK server is running: start one (jackd -d alsa for a sound card, jackd -d dummy without one; "
            "Debian: apt-get install jackd2), or use --midi-file to render offline")
 
@@ -96,7 +97,7 @@ def _open_jack(midi: mido.Backend, target: str, is_input: bool, callback=None):
     import jack
 
     own = "in" if is_input else "out"
-    client = f"{CLIENT}-{os.getpid()}-{next(_opened)}"  # unique, so that the connection finds this port and no other
+    client = f"{MIDI_CLIENT}-{os.getpid()}-{next(_opened)}"  # unique, so that the connection finds this port and no other
     port = (midi.open_input(own, virtual=True, callback=callback, client_name=client) if is_input
             else midi.open_output(own, virtual=True, client_name=client))
     with jack.Client(f"{client}-connect", no_start_server=True) as connector:
@@ -109,28 +110,28 @@ def _open_jack(midi: mido.Backend, target: str, is_input: bool, callback=None):
 
 def open_input(name: str | None, callback: Callable[[mido.Message], None]) -> mido.ports.BaseInput:
     """The MIDI input ``name`` (exact, or a unique part of it), or with None a new virtual input
-    ``spinvae:in`` that a controller or a sequencer connects to; messages go to ``callback`` (rtmidi's thread)."""
+    ``spinvae-midi:in`` that a controller or a sequencer connects to; messages go to ``callback`` (rtmidi's thread)."""
     try:
         midi = backend()
         if name is None:
-            return midi.open_input("in", virtual=True, callback=callback, client_name=CLIENT)
+            return midi.open_input("in", virtual=True, callback=callback, client_name=MIDI_CLIENT)
         chosen = _choose(name, midi.get_input_names(), "MIDI input")
         if midi_api() == "UNIX_JACK":
             return _open_jack(midi, chosen, True, callback)
-        return midi.open_input(chosen, callback=callback, client_name=CLIENT)
+        return midi.open_input(chosen, callback=callback, client_name=MIDI_CLIENT)
     except OSError as err:
         raise _server_error(err) from None
 
 
 def open_output(name: str | None) -> mido.ports.BaseOutput:
-    """The MIDI output ``name`` (exact or a unique part), or with None a new virtual output ``spinvae:out``."""
+    """The MIDI output ``name`` (exact or a unique part), or with None a new virtual output ``spinvae-midi:out``."""
     try:
         midi = backend()
         if name is None:
-            return midi.open_output("out", virtual=True, client_name=CLIENT)
+            return midi.open_output("out", virtual=True, client_name=MIDI_CLIENT)
         chosen = _choose(name, midi.get_output_names(), "MIDI output")
         if midi_api() == "UNIX_JACK":
             return _open_jack(midi, chosen, False)
-        return midi.open_output(chosen, client_name=CLIENT)
+        return midi.open_output(chosen, client_name=MIDI_CLIENT)
     except OSError as err:
         raise _server_error(err) from None

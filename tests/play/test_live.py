@@ -152,3 +152,20 @@ def test_without_a_server_the_players_say_what_to_start(monkeypatch):
     monkeypatch.setenv("SPINVAE_MIDI_API", "UNIX_JACK")
     with pytest.raises(PortError, match="^no JACK server is running: start one"):
         list_ports()
+
+
+def test_the_audio_player_offers_its_own_midi_port_and_stops_cleanly(midi, dx7_path):
+    import subprocess
+    import sys
+
+    cache = NoteCache(dx7_path.synth, dx7_path.presets, CacheSettings(sample_rate=RATE, lowest_key=60, highest_key=60,
+                                                                      note_seconds=0.2))
+    thread, stop, _ = start(play_to_audio, engine=Engine(cache), midi_in=None, connect=False)
+    try:  # listed from another process: no second JACK client in a process whose callback is Python's
+        listed = subprocess.run([sys.executable, "-c", "from spinvae.play.ports import list_ports; print(list_ports())"],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert "'spinvae-midi:in'" in listed.stdout, listed.stdout + listed.stderr
+    assert not thread.is_alive()
