@@ -386,13 +386,7 @@ def edit(args: Any) -> None:
 
     if args.steps < 2:
         raise UserError(f"--steps {args.steps}: a knob needs at least 2 steps (from -amount to +amount)")
-    if args.amount <= 0:
-        raise UserError(f"--amount {args.amount}: give a positive latent offset")
-    module = _load(args.ckpt)
-    if args.attribute not in module.attribute_names:
-        raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
-                        f"{', '.join(module.attribute_names) or 'none'}")
-    values, label = resolve_preset(args.preset, args.data, module.synth)
+    module, values, label = knob_inputs(args)
     codes, refinement = end_codes(module, values[None], RefineConfig(steps=refine_steps_option(args.refine_steps)),
                                   args.workers)
     mu = codes[0]
@@ -438,6 +432,19 @@ def model_or_synth(args: Any, command: str):
     if args.synth not in (None, module.synth.name):
         raise UserError(f"--synth {args.synth}: {args.ckpt} is a model of the {module.synth.name} synth")
     return module, module.synth
+
+
+def knob_inputs(args: Any):
+    """A timbre knob's model, preset (learnable values) and label from ``--ckpt``, ``--attribute``,
+    ``--amount``, ``--preset`` (and ``--data``), checked before any rendering."""
+    if args.amount <= 0:
+        raise UserError(f"--amount {args.amount}: give a positive latent offset")
+    module = _load(args.ckpt)
+    if args.attribute not in module.attribute_names:
+        raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
+                        f"{', '.join(module.attribute_names) or 'none'}")
+    values, label = resolve_preset(args.preset, args.data, module.synth)
+    return module, values, label
 
 
 def _load(checkpoint: str):

@@ -275,9 +275,47 @@ def check_config_file(path: str) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_command(argv: list[str]) -> None:
+    """Parse ``argv`` and run its command (the training commands through LightningCLI)."""
     from spinvae.cli import commands
 
+    if argv and argv[0] in TRAINING_COMMANDS:
+        from spinvae.training.cli import run_training_cli
+
+        run_training_cli(argv)
+        return
+    args = build_parser().parse_args(argv)
+    if args.subcommand in SWEEP_COMMANDS:
+        run_sweep_command(args)
+    elif args.subcommand == "data":
+        sub = args.data
+        if sub.subcommand == "build":
+            commands.data_build(sub.build)
+        else:
+            commands.data_info(sub.info.dir)
+    elif args.subcommand == "render":
+        commands.render(args.render)
+    elif args.subcommand == "features":
+        commands.features(args.features)
+    elif args.subcommand == "evaluate":
+        commands.evaluate(args.evaluate)
+    elif args.subcommand == "interpolate":
+        commands.interpolate(args.interpolate)
+    elif args.subcommand == "edit":
+        commands.edit(args.edit)
+    elif args.subcommand == "match":
+        commands.match(args.match)
+    elif args.subcommand == "play":
+        from spinvae.cli.play import play
+
+        play(args.play)
+    elif args.subcommand == "quickstart":
+        from spinvae.cli.quickstart import quickstart
+
+        quickstart(args.quickstart)
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # tracebacks of user errors too (they are one line otherwise): --debug anywhere, or SPINVAE_DEBUG=1
     debug = "--debug" in argv or os.environ.get("SPINVAE_DEBUG", "") not in ("", "0")
@@ -286,53 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         if (reason := check_config_file(path)) is not None:
             print(f"spinvae: error: {reason}", file=sys.stderr)
             return 2
-    if argv and argv[0] in TRAINING_COMMANDS:
-        from spinvae.training.cli import run_training_cli
-
-        try:
-            run_training_cli(argv)
-        except Exception as err:  # LightningCLI wraps what a model or data module raised: find the user's error
-            cause = user_error_in(err)
-            if cause is None or debug:
-                raise
-            print(f"spinvae: error: {cause}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("spinvae: interrupted; run the same command with --ckpt_path LAST.ckpt to go on", file=sys.stderr)
-            return 130
-        return 0
-    args = build_parser().parse_args(argv)
     try:
-        if args.subcommand in SWEEP_COMMANDS:
-            run_sweep_command(args)
-        elif args.subcommand == "data":
-            sub = args.data
-            if sub.subcommand == "build":
-                commands.data_build(sub.build)
-            else:
-                commands.data_info(sub.info.dir)
-        elif args.subcommand == "render":
-            commands.render(args.render)
-        elif args.subcommand == "features":
-            commands.features(args.features)
-        elif args.subcommand == "evaluate":
-            commands.evaluate(args.evaluate)
-        elif args.subcommand == "interpolate":
-            commands.interpolate(args.interpolate)
-        elif args.subcommand == "edit":
-            commands.edit(args.edit)
-        elif args.subcommand == "match":
-            commands.match(args.match)
-        elif args.subcommand == "play":
-            from spinvae.cli.play import play
-
-            play(args.play)
-        elif args.subcommand == "quickstart":
-            from spinvae.cli.quickstart import quickstart
-
-            quickstart(args.quickstart)
-    except Exception as err:  # a user's mistake, or the machine's refusal (a full disk): one line
-        cause = user_error_in(err)
+        run_command(argv)
+    except Exception as err:  # a user's mistake (found inside LightningCLI's and Optuna's wrapping too), or the
+        cause = user_error_in(err)  # machine's refusal (a full disk): one line; anything else is a bug
         if cause is None:
             raise
         if debug:
@@ -342,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spinvae: error: {cause}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: what was finished is kept (builds, evaluations and sweeps resume)
-        print("spinvae: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
+        again = ("the same command with --ckpt_path LAST.ckpt" if argv and argv[0] in TRAINING_COMMANDS
+                 else "the same command again")
+        print(f"spinvae: interrupted; run {again} to go on where it stopped", file=sys.stderr)
         return 130
     return 0
 

@@ -6,7 +6,7 @@ import signal
 import threading
 from typing import Any
 
-from spinvae.cli.commands import UserError, _load, model_or_synth, refine_steps_option, resolve_preset
+from spinvae.cli.commands import UserError, knob_inputs, model_or_synth, refine_steps_option, resolve_preset
 
 
 def _path(args: Any):
@@ -19,13 +19,7 @@ def _path(args: Any):
     if args.preset or args.attribute:  # a timbre knob
         if not (args.preset and args.attribute and args.ckpt):
             raise UserError("a timbre knob needs --preset, --attribute and --ckpt")
-        if args.amount <= 0:
-            raise UserError(f"--amount {args.amount}: give a positive latent offset")
-        module = _load(args.ckpt)
-        if args.attribute not in module.attribute_names:
-            raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
-                            f"{', '.join(module.attribute_names) or 'none'}")
-        values, label = resolve_preset(args.preset, args.data, module.synth)
+        module, values, label = knob_inputs(args)
         return knob_path(module, values, args.attribute, args.amount, refine, args.workers,
                          f"{args.attribute} on {label}")
     if not (args.start and args.end):
@@ -108,7 +102,7 @@ def play(args: Any) -> None:
 
     started = time.perf_counter()
     path = _path(args)
-    if args.to == "midi" and not _takes_midi_presets(path.synth):
+    if args.to == "midi" and not path.synth.midi_presets:
         raise UserError(f"--to midi: the {path.synth.name} synth takes no preset over MIDI; play it with --to audio")
     print(f"{path.label}: {len(path.presets)} positions decoded in {time.perf_counter() - started:.1f} s "
           f"({path.distinct} distinct presets); the knob starts at CC {args.cc} = {path.home}", flush=True)
@@ -137,11 +131,3 @@ def play(args: Any) -> None:
                           ready=lambda client, _: print(f"playing on JACK ({client.samplerate} Hz, blocks of "
                                                         f"{client.blocksize}); Ctrl-C stops", flush=True))
     print(f"stopped: all notes off ({stats.blocks} blocks, {stats.xruns} missed deadlines)")
-
-
-def _takes_midi_presets(synth) -> bool:
-    try:
-        synth.preset_message(synth.generate(1).params[0])
-    except NotImplementedError:
-        return False
-    return True

@@ -101,6 +101,8 @@ class Synth(ABC):
     reference_categorical: ClassVar[str] = "normalised"
     #: whether :meth:`render_controls` renders differentiably from continuous controls
     differentiable: ClassVar[bool] = False
+    #: whether :meth:`preset_message` sends a preset over MIDI (a synth outside spinvae plays it)
+    midi_presets: ClassVar[bool] = False
 
     @abstractmethod
     def version(self) -> str:

@@ -60,6 +60,21 @@ def test_every_synth_keeps_the_interface(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(SYNTHS))
+def test_a_synth_that_says_it_takes_presets_over_midi_sends_and_reads_them_back(name):
+    synth = get_synth(name)
+    preset = synth.generate(1, seed=2).params[0]
+    if not synth.midi_presets:
+        with pytest.raises(NotImplementedError, match="takes no preset over MIDI"):
+            synth.preset_message(preset)
+        return
+    message = synth.preset_message(preset)
+    assert message[0] == 0xF0 and message[-1] == 0xF7
+    np.testing.assert_array_equal(synth.read_preset_message(message), preset)
+    with pytest.raises(ValueError):
+        synth.read_preset_message(bytes([0xF0, 0x7E, 0x00, 0x09, 0xF7]))
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHS))
 def test_a_file_a_synth_cannot_read_is_one_line_naming_it(name, tmp_path):
     synth = get_synth(name)
     bad = tmp_path / f"broken{synth.preset_suffixes[0]}"

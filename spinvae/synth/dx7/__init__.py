@@ -21,6 +21,7 @@ class DX7Synth(Synth):
     preset_suffixes = (".syx",)
     bank_size = 32
     reference_categorical = "normalised"
+    midi_presets = True
 
     @property
     def n_variations(self) -> int:  # type: ignore[override]
