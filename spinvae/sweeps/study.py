@@ -7,6 +7,9 @@ machines), so a sweep resumes where it stopped and several ``spinvae sweep`` wor
   trials that failed by themselves (they carry a ``fail_reason``). A worker starts a trial only
   while counted + running trials are below the target, so workers together stop at exactly
   ``n_trials``; when the rest are running elsewhere it waits for them (it takes over when one dies).
+  Counting and starting a trial are one step across workers (`TrialClaimLock`: a lock file beside a
+  SQLite study, an advisory lock in PostgreSQL), or two workers that count at once both start the last
+  trial.
 - **Dead workers**: every running trial records a heartbeat; a RUNNING trial whose heartbeat is
   older than the grace period is marked FAIL (no ``fail_reason``, not counted) by the next worker
   that looks, and retried once with the same values (Optuna's heartbeat + retry callback). A
@@ -15,9 +18,11 @@ machines), so a sweep resumes where it stopped and several ``spinvae sweep`` wor
 
 from __future__ import annotations
 
+import fcntl
 import random
 import shutil
 import time
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -125,6 +130,57 @@ def is_counted(trial: FrozenTrial) -> bool:
         trial.state == TrialState.FAIL and FAIL_REASON_ATTR in trial.user_attrs)
 
 
+class TrialClaimLock:
+    """Makes "count the study's trials, then start one" a single step across workers.
+
+    SQLite (workers on one machine): an exclusive ``flock`` on ``DATABASE.lock``; PostgreSQL: a
+    session advisory lock keyed by the study's name; other storages: no lock. Held from the count
+    until the new trial is in the storage as RUNNING, where every worker counts it; ``release`` is
+    idempotent so the trial's start and the end of the step can both call it.
+    """
+
+    def __init__(self, storage: str, study_name: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(storage)
+        backend = parsed.get_backend_name()
+        self._path = (Path(f"{parsed.database}.lock") if backend == "sqlite" and parsed.database
+                      and parsed.database != ":memory:" else None)
+        self._url = storage if backend == "postgresql" else None
+        self._key = zlib.crc32(f"spinvae-sweep:{study_name}".encode())
+        self._held: object | None = None
+
+    def __enter__(self) -> "TrialClaimLock":
+        if self._path is not None:
+            handle = open(self._path, "a")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._held = handle
+        elif self._url is not None:
+            from sqlalchemy import create_engine, text
+            from sqlalchemy.pool import NullPool
+
+            connection = create_engine(self._url, poolclass=NullPool).connect()
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": self._key})
+            self._held = connection
+        return self
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is None:
+            return
+        if self._path is not None:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            held.close()
+        else:
+            from sqlalchemy import text
+
+            held.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            held.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
 def run_sweep(sweep: SweepConfig, storage: str, study_name: str, n_trials: int, seed: int | None = None,
               log: Callable[[str], None] = print, overwrite: bool = False) -> optuna.Study:
     """Run trials until the study has ``n_trials`` counted trials (this worker's and others')."""
@@ -132,28 +188,35 @@ def run_sweep(sweep: SweepConfig, storage: str, study_name: str, n_trials: int, 
     study = open_study(sweep, storage, study_name, seed, overwrite)
     objective = SweepObjective(sweep, sweep.study_dir(study_name))
     poll = min(sweep.heartbeat_interval, 10)
+    lock = TrialClaimLock(storage, study_name)
+
+    def claimed(trial: optuna.Trial) -> float | tuple[float, ...]:
+        lock.release()  # the trial is RUNNING in the storage: every worker counts it from here
+        return objective(trial)
+
     waiting = False
     while True:
-        with quiet_experimental():
-            optuna.storages.fail_stale_trials(study)
-        trials = study.get_trials(deepcopy=False)
-        counted = sum(map(is_counted, trials))
-        running = sum(t.state == TrialState.RUNNING for t in trials)
-        if counted >= n_trials:
-            break
-        if counted + running >= n_trials:
+        with lock:
+            with quiet_experimental():
+                optuna.storages.fail_stale_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            counted = sum(map(is_counted, trials))
+            running = sum(t.state == TrialState.RUNNING for t in trials)
+            if counted >= n_trials:
+                break
+            if counted + running < n_trials:
+                waiting = False
+                study.optimize(claimed, n_trials=1, catch=(Exception,), gc_after_trial=True)
+                free_memory()
+                if objective.user_error is not None:  # every trial would fail the same way
+                    raise objective.user_error
+                continue
             if not waiting:
                 log(f"study {study_name}: {counted} of {n_trials} trials done, {running} running elsewhere: "
                     f"waiting (a trial whose worker stopped is retried {sweep.grace_period} s after its last "
                     "heartbeat)")
             waiting = True
-            time.sleep(poll)
-            continue
-        waiting = False
-        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
-        free_memory()
-        if objective.user_error is not None:  # every trial would fail the same way
-            raise objective.user_error
+        time.sleep(poll)
     log(summary_line(study, n_trials))
     return study
 
