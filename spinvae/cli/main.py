@@ -24,6 +24,7 @@ A user's mistake (a bad file, an option out of range, a YAML config that does no
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -275,10 +276,21 @@ def check_config_file(path: str) -> str | None:
     return None
 
 
+#: command -> (module, function) taking the command's parsed arguments; imported only when run
+_COMMANDS = {
+    "render": ("spinvae.cli.commands", "render"),
+    "features": ("spinvae.cli.commands", "features"),
+    "evaluate": ("spinvae.cli.commands", "evaluate"),
+    "interpolate": ("spinvae.cli.commands", "interpolate"),
+    "edit": ("spinvae.cli.commands", "edit"),
+    "match": ("spinvae.cli.commands", "match"),
+    "play": ("spinvae.cli.play", "play"),
+    "quickstart": ("spinvae.cli.quickstart", "quickstart"),
+}
+
+
 def run_command(argv: list[str]) -> None:
     """Parse ``argv`` and run its command (the training commands through LightningCLI)."""
-    from spinvae.cli import commands
-
     if argv and argv[0] in TRAINING_COMMANDS:
         from spinvae.training.cli import run_training_cli
 
@@ -288,31 +300,16 @@ def run_command(argv: list[str]) -> None:
     if args.subcommand in SWEEP_COMMANDS:
         run_sweep_command(args)
     elif args.subcommand == "data":
+        from spinvae.cli import commands
+
         sub = args.data
         if sub.subcommand == "build":
             commands.data_build(sub.build)
         else:
             commands.data_info(sub.info.dir)
-    elif args.subcommand == "render":
-        commands.render(args.render)
-    elif args.subcommand == "features":
-        commands.features(args.features)
-    elif args.subcommand == "evaluate":
-        commands.evaluate(args.evaluate)
-    elif args.subcommand == "interpolate":
-        commands.interpolate(args.interpolate)
-    elif args.subcommand == "edit":
-        commands.edit(args.edit)
-    elif args.subcommand == "match":
-        commands.match(args.match)
-    elif args.subcommand == "play":
-        from spinvae.cli.play import play
-
-        play(args.play)
-    elif args.subcommand == "quickstart":
-        from spinvae.cli.quickstart import quickstart
-
-        quickstart(args.quickstart)
+    else:
+        module, function = _COMMANDS[args.subcommand]
+        getattr(importlib.import_module(module), function)(getattr(args, args.subcommand))
 
 
 def main(argv: list[str] | None = None) -> int:
