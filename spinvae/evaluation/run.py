@@ -121,9 +121,10 @@ class SettingsMismatch(ValueError):
     """An output folder holding an evaluation made with other settings: one line naming the setting."""
 
 
-#: what the saved blocks' contents depend on (a model may be added to a folder: its blocks are new)
-RESUME_SETTINGS = ("data", "split", "steps", "n_sequences", "notes", "attributes", "latent_method", "categorical",
-                   "refine", "block")
+#: what the saved blocks' contents depend on (a model may be added to a folder: its blocks are new). The
+#: number of pairs is not one of them: a block holds the same pairs whatever ``max_pairs`` is, so a run
+#: over more (or fewer) pairs reuses every whole block it shares with the saved one.
+RESUME_SETTINGS = ("data", "split", "steps", "notes", "attributes", "latent_method", "categorical", "refine", "block")
 
 
 def _check_resumable(out: Path, settings: dict, overwrite: bool) -> None:
@@ -194,7 +195,8 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
     plain = [*models] + [name + REFINED for name in models if refine.steps]
     methods = [REFERENCE, *plain] + [name + ANCHORED for name in plain if config.anchor]
     blocks = [(m, s) for s in range(0, len(pairs), config.block) for m in methods]
-    todo = [(m, s) for m, s in blocks if not (parts / f"{m}_{s:06d}.npz").exists()]
+    todo = [(m, s) for m, s in blocks
+            if not _block_saved(parts / f"{m}_{s:06d}.npz", min(config.block, len(pairs) - s))]
     for method, start in tqdm(todo, desc="evaluating", unit="block", disable=not progress):
         chunk = pairs.iloc[start : start + config.block]
         starts, ends = np.stack(chunk["start"]), np.stack(chunk["end"])
@@ -221,6 +223,15 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
     if config.latent_report:
         _write_latent_quality(out, models, pairs, config)
     return _assemble(out, pairs, methods, render, transform, config)
+
+
+def _block_saved(path: Path, n_pairs: int) -> bool:
+    """Whether ``path`` holds a finished block of ``n_pairs`` sequences (the last block of a run over
+    fewer pairs is shorter, and is computed again when a run over more pairs needs it whole)."""
+    if not path.exists():
+        return False
+    with np.load(path) as block:
+        return len(block["presets"]) == n_pairs
 
 
 def _write_latent_quality(out: Path, models: dict, pairs: pd.DataFrame, config: EvaluationConfig) -> None:

@@ -74,10 +74,26 @@ def test_an_interrupted_evaluation_resumes_with_the_same_results(tmp_path, tiny_
     pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv"), first)
 
 
+def test_a_run_over_more_pairs_reuses_the_whole_blocks_it_shares(tmp_path, tiny_dataset, tiny_checkpoint):
+    out, fresh = tmp_path / "eval", tmp_path / "fresh"
+    common = dict(data=str(tiny_dataset), checkpoints={"tiny": tiny_checkpoint}, block=2, anchor=True)
+    assert len(evaluation_pairs(tiny_dataset, "test")) == 4  # blocks of 2 pairs; 2 and 1 for the first 3
+    run_evaluation(EvaluationConfig(out=str(out), max_pairs=3, **common), progress=False)
+    shared = {p.name: p.stat().st_mtime_ns for p in (out / "parts").glob("*_000000.npz")}
+    assert len(shared) == 3  # reference, tiny, tiny+anchored
+    run_evaluation(EvaluationConfig(out=str(out), **common), progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "parts").glob("*_000000.npz")} == shared  # not recomputed
+    for method in ("reference", "tiny", "tiny+anchored"):  # the short last block of 3 pairs was made whole
+        assert len(np.load(out / "parts" / f"{method}_000002.npz")["presets"]) == 2
+    run_evaluation(EvaluationConfig(out=str(fresh), **common), progress=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv"), pd.read_csv(fresh / "trajectories.csv"))
+    assert json.loads((out / "evaluation.json").read_text())["n_sequences"] == 4
+
+
 @pytest.mark.parametrize("change, named", [
     (["--steps", "5"], "steps 9 (now 5)"),
     (["--split", "valid"], "split 'test' (now 'valid')"),
-    (["--max-pairs", "2"], "n_sequences 3 (now 2)"),
+    (["--latent", "spherical"], "latent_method 'linear' (now 'spherical')"),
     (["--notes", "48:100"], "notes [[56, 75]] (now [[48, 100]])"),
 ])
 def test_resuming_into_a_folder_made_with_other_settings_is_refused_unless_overwritten(tmp_path, tiny_dataset, capsys,
