@@ -205,13 +205,12 @@ def evaluate(args: Any) -> None:
         read_manifest(args.data)
     except ManifestError as err:
         raise UserError(str(err)) from None
-    if args.refine_weight < 0:
-        raise UserError(f"--refine-weight {args.refine_weight}: give 0 or more")
     config = EvaluationConfig(
         data=args.data, out=args.out, split=args.split, checkpoints=checkpoints, steps=args.steps,
         max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
-        refine_steps=refine_steps_option(args.refine_steps), refine_weight=args.refine_weight, anchor=args.anchor,
+        refine_steps=refine_steps_option(args.refine_steps), refine_weight=refine_weight_option(args.refine_weight),
+        anchor=args.anchor,
     )
     from spinvae.evaluation.run import SettingsMismatch
     from spinvae.interpolation.model import CheckpointError
@@ -281,7 +280,7 @@ def interpolate(args: Any) -> None:
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import end_codes, paths_between, render_settings
     from spinvae.interpolation.export import write_morph_page
-    from spinvae.interpolation.paths import parameter_path, positions
+    from spinvae.interpolation.paths import anchor_path, parameter_path, positions
     from spinvae.interpolation.refine import RefineConfig
     from spinvae.matching.run import AUDIO_SUFFIXES
 
@@ -300,11 +299,14 @@ def interpolate(args: Any) -> None:
     ends = np.flatnonzero(np.isclose(u, 0) | np.isclose(u, 1))  # where the two presets are on the path
     ends_note = ""
     if args.method == "model":
-        z, refinement = end_codes(module, np.stack([start, end]), RefineConfig(steps=refine_steps_option(args.refine_steps)),
-                                  args.workers)
+        refine = RefineConfig(steps=refine_steps_option(args.refine_steps), posterior_weight=refine_weight_option(args.refine_weight))
+        z, refinement = end_codes(module, np.stack([start, end]), refine, args.workers)
         values = paths_between(module, z[:1], z[1:], args.steps, args.latent, args.extrapolate)[0]
         render, mel = render_settings(module)
         ends_note = "\n" + ends_exactness(values[ends], np.stack([start, end]), ("start", "end"), refinement)
+        if args.anchor:
+            values = anchor_path(values, start, end, synth.schema, args.categorical or synth.reference_categorical, u=u)
+            ends_note += "\nanchored: the decoded path moved onto the two presets, both ends exact (--anchor false: as decoded)"
     else:
         values = parameter_path(start, end, args.steps, synth.schema, args.categorical or synth.reference_categorical,
                                 args.extrapolate)
@@ -366,6 +368,12 @@ def ends_exactness(decoded: np.ndarray, wanted: np.ndarray, labels: tuple[str, .
            f"latent codes refined in {int(refinement.steps.max())} steps, {refinement.seconds:.1f} s; "
            f"before: {', '.join(str(int(w)) for w in refinement.wrong_before)} wrong")
     return f"ends: {'; '.join(parts)} ({how})"
+
+
+def refine_weight_option(weight: float) -> float:
+    if weight < 0:
+        raise UserError(f"--refine-weight {weight}: give 0 or more")
+    return weight
 
 
 def refine_steps_option(steps: int) -> int:

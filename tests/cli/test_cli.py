@@ -235,7 +235,10 @@ def test_ctrl_c_is_one_line_and_the_build_resumes(tmp_path):
     out = tmp_path / "data"
     command = [sys.executable, "-m", "spinvae.cli.main", "data", "build", "--procedural", "300", "--out", str(out),
                "--chunk-size", "32", "--features", "false", "--progress", "false"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a background job's children start with SIGINT ignored (and Python then installs no Ctrl-C handler):
+    # the command gets the default disposition, as it has when a user runs it in a terminal
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out / "build_state.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

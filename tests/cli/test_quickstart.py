@@ -6,7 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from spinvae.cli.main import main
+from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.synth.dx7.sysex import read_sysex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,12 +29,16 @@ def test_quickstart_writes_model_report_and_bank_and_resumes(tmp_path, monkeypat
     assert re.search(r"\| model +\| 56:75", printed) and re.search(r"\| model\+refined +\| 56:75", printed)  # the table
     # the model with refined ends is its own method beside the reference protocol's
     summary = json.loads((report / "summary.json").read_text())
-    assert set(summary["notes"]["56:75"]) == {"reference", "model", "model+refined"}
+    assert set(summary["notes"]["56:75"]) == {"reference", "model", "model+refined", "model+anchored",
+                                              "model+refined+anchored"}
     assert summary["refinement"]["model+refined"]["n_presets"] > 0
     html = (report / "report.html").read_text()
     assert "data:audio/wav;base64," in html and "data:image/png;base64," in html
     bank = read_sysex(report / "interpolation" / "interpolation.syx")
     assert len(bank.params) == 32
+    test = pd.read_parquet(tmp_path / "datasets" / "quickstart" / "presets.parquet").query("split == 'test'").head(2)
+    ends = test[list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank.params[[0, 8]]), ends)  # anchored: both ends exact
     assert len(list((report / "interpolation").glob("step_*.wav"))) == 9
 
     # a second run finds everything done: the build is left alone, training returns at once

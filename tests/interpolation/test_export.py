@@ -68,13 +68,20 @@ def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, 
     assert (DX7_SCHEMA.learnable(bank[:4]) < DX7_SCHEMA.cardinalities).all()
     printed = capsys.readouterr().out
     assert "ends: start " in printed and "latent codes refined" in printed  # refined by default, and says how exact
-    # the printed exactness is the bank's: an "exact" start is the preset itself
     table = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
     start = table.loc[uids[0], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
-    assert ("start exact" in printed) == bool(np.array_equal(DX7_SCHEMA.learnable(bank[0]), start))
+    end = table.loc[uids[1], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank[0]), start)  # anchored by default: both ends exact
+    np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank[3]), end)
+    assert "anchored: the decoded path moved onto the two presets" in printed
     assert main(["interpolate", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--start", uids[0],
-                 "--end", uids[1], "--steps", "4", "--refine-steps", "0", "--out", str(tmp_path / "plain")]) == 0
-    assert "encoder means, not refined" in capsys.readouterr().out
+                 "--end", uids[1], "--steps", "4", "--refine-steps", "0", "--anchor", "false",
+                 "--out", str(tmp_path / "plain")]) == 0
+    printed = capsys.readouterr().out
+    assert "encoder means, not refined" in printed and "anchored" not in printed
+    # as decoded: the printed exactness is the bank's (an "exact" start is the preset itself)
+    bank = read_sysex(tmp_path / "plain" / "interpolation.syx").params
+    assert ("start exact" in printed) == bool(np.array_equal(DX7_SCHEMA.learnable(bank[0]), start))
     assert main(["interpolate", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--start", uids[0],
                  "--end", uids[1], "--refine-steps", "-3", "--out", str(tmp_path / "bad")]) == 2
     assert "--refine-steps -3" in capsys.readouterr().err

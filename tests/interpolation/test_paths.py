@@ -107,3 +107,24 @@ def test_anchored_paths_end_exactly_on_the_presets_and_keep_their_own_bend():
     fixed = anchor_path(wrong, a, b, DX7_SCHEMA)
     neither = (wrong[4, cat] != a[cat]) & (wrong[4, cat] != b[cat])
     np.testing.assert_array_equal(fixed[4, cat][neither], reference[4, cat][neither])  # the reference's class
+
+
+def test_an_extrapolated_path_is_anchored_at_u_0_and_1_and_its_shift_goes_on_beyond_them():
+    presets, _ = generate_presets(2, seed=7)
+    a, b = DX7_SCHEMA.learnable(presets)
+    u = positions(9, extrapolate=0.5)  # 4 steps beyond each end: the presets at steps 4 and 12
+    reference = parameter_path(a, b, 9, DX7_SCHEMA, extrapolate=0.5)
+    np.testing.assert_array_equal(anchor_path(reference, a, b, DX7_SCHEMA, u=u), reference)  # nothing to move
+    numerical = ~DX7_SCHEMA.is_categorical
+    off = reference.astype(int)
+    off[:, numerical] += 1  # every step, ends included, one step off
+    off = np.clip(off, 0, DX7_SCHEMA.cardinalities - 1).astype(np.uint8)
+    anchored = anchor_path(off, a, b, DX7_SCHEMA, u=u)
+    np.testing.assert_array_equal(anchored[4], a)
+    np.testing.assert_array_equal(anchored[12], b)
+    values, top = reference[:, numerical].astype(int), DX7_SCHEMA.cardinalities[numerical] - 1
+    unclipped = ((values >= 1) & (values < top)).all(axis=0)  # parameters whose every step moved by one
+    assert unclipped.sum() > 40
+    np.testing.assert_array_equal(anchored[:, numerical][:, unclipped], values[:, unclipped])  # beyond the ends too
+    with pytest.raises(ValueError, match="17 steps need 17 positions u including 0 and 1"):
+        anchor_path(off, a, b, DX7_SCHEMA, u=u + 2)
