@@ -111,9 +111,10 @@ def anchor_path(path: np.ndarray, start: np.ndarray, end: np.ndarray, schema: Pa
     if n_steps < 2:
         raise ValueError(f"an interpolation needs at least 2 steps, got {n_steps}")
     u = positions(n_steps) if u is None else np.asarray(u, dtype=np.float64)
-    if len(u) != n_steps or not (np.isclose(u, 0).any() and np.isclose(u, 1).any()):
+    at_start, at_end = np.flatnonzero(np.isclose(u, 0)), np.flatnonzero(np.isclose(u, 1))
+    if len(u) != n_steps or not (len(at_start) and len(at_end)):
         raise ValueError(f"{n_steps} steps need {n_steps} positions u including 0 and 1, got {len(u)}")
-    first, last = int(np.flatnonzero(np.isclose(u, 0))[0]), int(np.flatnonzero(np.isclose(u, 1))[0])
+    first, last = int(at_start[0]), int(at_end[0])
     values = path.astype(np.float64)
     shift = (1 - u[:, None]) * (start - values[..., first : first + 1, :]) + u[:, None] * (end - values[..., last : last + 1, :])
     numerical = np.clip(np.rint(values + shift), 0, schema.cardinalities - 1)
