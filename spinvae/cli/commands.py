@@ -390,16 +390,20 @@ def edit(args: Any) -> None:
 
     from spinvae.interpolation.export import write_sequence
     from spinvae.interpolation.model import attribute_codes, decode_latents, end_codes, render_settings
+    from spinvae.interpolation.paths import anchor_knob
     from spinvae.interpolation.refine import RefineConfig
 
     if args.steps < 2:
         raise UserError(f"--steps {args.steps}: a knob needs at least 2 steps (from -amount to +amount)")
     module, values, label = knob_inputs(args)
-    codes, refinement = end_codes(module, values[None], RefineConfig(steps=refine_steps_option(args.refine_steps)),
-                                  args.workers)
+    refine = RefineConfig(steps=refine_steps_option(args.refine_steps), posterior_weight=refine_weight_option(args.refine_weight))
+    codes, refinement = end_codes(module, values[None], refine, args.workers)
     mu = codes[0]
     offsets = torch.linspace(-args.amount, args.amount, args.steps)
     presets = decode_latents(module, attribute_codes(module, mu, args.attribute, offsets))
+    centre = decode_latents(module, mu[None])[0]
+    if args.anchor:
+        presets = anchor_knob(presets, centre, values, module.synth.schema)
     render, mel = render_settings(module)
     files = write_sequence(args.out, presets, render, mel, prefix=args.attribute.split("_")[1][:6] + " ",
                            title=f"{args.attribute} {-args.amount:+g} .. {args.amount:+g}: {label}", synth=module.synth,
@@ -416,7 +420,10 @@ def edit(args: Any) -> None:
         print(f"Spearman(latent offset, measured {args.attribute}) = {rho:.2f}")
     else:
         print(f"the measured {args.attribute} does not change along this path")
-    print(ends_exactness(decode_latents(module, mu[None]), values[None], ("the knob's centre",), refinement))
+    print(ends_exactness(centre[None], values[None], ("the knob's centre",), refinement))
+    if args.anchor:
+        print("anchored: every step moved by the centre's error, so the knob's centre is the preset exactly "
+              "(--anchor false: as decoded)")
     print(f"wrote {files[0]}, {len(files) - 2} WAVs, {files[-1]}, {Path(args.out) / 'attribute.csv'}")
 
 

@@ -38,11 +38,11 @@ from spinvae.sweeps.cli import SWEEP_COMMANDS, add_sweep_subcommands, run_sweep_
 from spinvae.synth.registry import DEFAULT_SYNTH, SYNTHS
 
 # the defaults of latent refinement (spinvae.interpolation.refine.RefineConfig, not imported here: torch is slow
-# to import for a command's --help)
-REFINE_STEPS = 200
+# to import for a command's --help): evaluate's NAME+refined method
 REFINE_WEIGHT = 0.1
-# a morph's: refined at a small posterior weight, then anchored on the two presets (--anchor), the setting
-# measured best on the real test split (docs/evaluation.md, "Exact ends for a sound designer")
+# a morph's (interpolate, edit, play, quickstart): refined at a small posterior weight, then anchored on the
+# presets (--anchor), the setting measured best on the real test split (docs/evaluation.md, "Exact ends for
+# a sound designer"); edit's and play's knobs take it too, one setting for every command a musician uses
 MORPH_REFINE_STEPS = 300
 MORPH_REFINE_WEIGHT = 0.01
 
@@ -159,9 +159,14 @@ def build_parser() -> ArgumentParser:
     edit.add_argument("--steps", type=int, default=9, help="steps from -amount to +amount")
     edit.add_argument("--out", type=str, required=True, help="output folder")
     edit.add_argument("--data", type=str, default=None, help="dataset folder, to name presets by uid")
-    edit.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+    edit.add_argument("--refine-steps", type=int, default=MORPH_REFINE_STEPS,
                       help="refine the preset's latent code for up to N steps so the knob's centre is the preset "
                            "itself (0: its encoder mean)")
+    edit.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
+                      help="the refinement's posterior weight (as spinvae interpolate's)")
+    edit.add_argument("--anchor", type=bool, default=True,
+                      help="move every step by the decoded centre's error, so the knob's centre is the preset "
+                           "exactly (false: the decoded presets as they are)")
     edit.add_argument("--workers", type=int, default=2, help="rendering and featurising threads")
     commands.add_subcommand("edit", edit, help="move a preset along one attribute's latent chunk")
     match = ArgumentParser(description="Sound matching: a preset of a differentiable synth for each recorded note.")
@@ -202,8 +207,13 @@ def build_parser() -> ArgumentParser:
     play.add_argument("--amount", type=float, default=2.0, help="the timbre knob's largest latent offset, both ways")
     play.add_argument("--data", type=Optional[str], default=None, help="dataset folder, to name presets by uid")
     play.add_argument("--latent", type=Literal["linear", "spherical"], default="linear", help="latent interpolation")
-    play.add_argument("--refine-steps", type=int, default=REFINE_STEPS,
+    play.add_argument("--refine-steps", type=int, default=MORPH_REFINE_STEPS,
                       help="refine the ends' latent codes so the knob's ends are the presets (0: the encoder's means)")
+    play.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
+                      help="the refinement's posterior weight (as spinvae interpolate's)")
+    play.add_argument("--anchor", type=bool, default=True,
+                      help="move the model's path onto the presets (a morph's ends, a timbre knob's centre), as "
+                           "spinvae interpolate and edit do (false: as decoded)")
     play.add_argument("--to", type=Literal["audio", "midi"], default="audio",
                       help="audio: the synth's notes on a JACK server; midi: notes and presets to a synth on --midi-out")
     play.add_argument("--midi-in", type=Optional[str], default=None,

@@ -6,14 +6,15 @@ import signal
 import threading
 from typing import Any
 
-from spinvae.cli.commands import UserError, knob_inputs, model_or_synth, refine_steps_option, resolve_preset
+from spinvae.cli.commands import (UserError, knob_inputs, model_or_synth, refine_steps_option, refine_weight_option,
+                                  resolve_preset)
 
 
 def _path(args: Any):
     from spinvae.interpolation.refine import RefineConfig
     from spinvae.play.path import knob_path, morph_path
 
-    refine = RefineConfig(steps=refine_steps_option(args.refine_steps))
+    refine = RefineConfig(steps=refine_steps_option(args.refine_steps), posterior_weight=refine_weight_option(args.refine_weight))
     if args.extrapolate < 0:
         raise UserError(f"--extrapolate {args.extrapolate}: give 0 or more")
     if args.preset or args.attribute:  # a timbre knob
@@ -21,14 +22,14 @@ def _path(args: Any):
             raise UserError("a timbre knob needs --preset, --attribute and --ckpt")
         module, values, label = knob_inputs(args)
         return knob_path(module, values, args.attribute, args.amount, refine, args.workers,
-                         f"{args.attribute} on {label}")
+                         f"{args.attribute} on {label}", anchor=args.anchor)
     if not (args.start and args.end):
         raise UserError("give --start and --end (a morph), or --preset and --attribute (a timbre knob)")
     module, synth = model_or_synth(args, "play")
     start, start_label = resolve_preset(args.start, args.data, synth)
     end, end_label = resolve_preset(args.end, args.data, synth)
     return morph_path(synth, start, end, -args.extrapolate, 1.0 + args.extrapolate, module, args.latent, refine,
-                      workers=args.workers, label=f"{start_label} -> {end_label}")
+                      workers=args.workers, label=f"{start_label} -> {end_label}", anchor=args.anchor)
 
 
 def _settings(args: Any):

@@ -3,6 +3,7 @@
 - :func:`latent_path`: between two latent codes, linear (default) or spherical.
 - :func:`parameter_path`: the reference method, each synth parameter interpolated on its own.
 - :func:`anchor_path`: a decoded path moved onto the exact presets at its ends.
+- :func:`anchor_knob`: a timbre knob's decoded presets moved so its centre is the exact preset.
 
 A path includes both ends: step 0 is the start, step T-1 the end, at u = linspace(0, 1, T). With
 ``extrapolate`` e > 0 it goes on beyond both ends at the same spacing (:func:`positions`), as far
@@ -125,4 +126,22 @@ def anchor_path(path: np.ndarray, start: np.ndarray, end: np.ndarray, schema: Pa
     kept = (values == start) | (values == end)
     classes = np.where(kept, values, reference)
     classes[..., first, :], classes[..., last, :] = start[..., 0, :], end[..., 0, :]
+    return np.where(schema.is_categorical, classes, numerical).astype(np.uint8)
+
+
+def anchor_knob(path: np.ndarray, centre: np.ndarray, preset: np.ndarray, schema: ParameterSchema) -> np.ndarray:
+    """A timbre knob's decoded presets (..., T, L) uint8 moved so that the preset decoded at the knob's
+    centre, ``centre`` (L,), becomes ``preset`` (L,) exactly.
+
+    The one-ended counterpart of :func:`anchor_path`: each numerical parameter is shifted by the centre's
+    error (``preset - centre``), rounded and kept in range, so the knob keeps what it changes; a
+    categorical parameter the knob leaves at the centre's class takes the preset's class, one it moves to
+    another class keeps the model's.
+    """
+    path = np.asarray(path)
+    centre = np.asarray(centre).astype(np.int64)
+    preset = np.asarray(preset).astype(np.int64)
+    values = path.astype(np.int64)
+    numerical = np.clip(values + (preset - centre), 0, schema.cardinalities - 1)
+    classes = np.where(values == centre, preset, values)
     return np.where(schema.is_categorical, classes, numerical).astype(np.uint8)

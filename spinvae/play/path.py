@@ -3,7 +3,9 @@
 A morph goes from ``low`` to ``high`` in u (0: the start preset, 1: the end; beyond them extrapolates,
 each parameter kept in its range), through the model's latent space or parameter by parameter (the
 reference). A timbre knob moves one preset's latent code along the chunk of one attribute, from
-``-amount`` to ``+amount``.
+``-amount`` to ``+amount``. With ``anchor``, a model's morph is moved onto the two presets at u = 0 and 1
+(:func:`~spinvae.interpolation.paths.anchor_path`) and a knob onto its preset at offset 0
+(:func:`~spinvae.interpolation.paths.anchor_knob`), as ``spinvae interpolate`` and ``edit`` do.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import torch
 
 from spinvae.interpolation.model import attribute_codes, decode_latents, end_codes
-from spinvae.interpolation.paths import CategoricalRule, LatentMethod, latent_points, parameter_points
+from spinvae.interpolation.paths import (CategoricalRule, LatentMethod, anchor_knob, anchor_path, latent_points,
+                                         parameter_points)
 from spinvae.interpolation.refine import RefineConfig
 from spinvae.synth.base import Synth
 
@@ -53,23 +56,33 @@ def _home(u: np.ndarray) -> int:
 
 def morph_path(synth: Synth, start: np.ndarray, end: np.ndarray, low: float = 0.0, high: float = 1.0,
                module=None, latent: LatentMethod = "linear", refine: RefineConfig | None = None,
-               categorical: CategoricalRule | None = None, workers: int = 2, label: str = "") -> PlayPath:
+               categorical: CategoricalRule | None = None, workers: int = 2, label: str = "",
+               anchor: bool = False) -> PlayPath:
     """The morph from ``start`` to ``end`` (learnable values (L,)) at 128 positions ``low`` .. ``high``:
-    through ``module``'s latent space (a trained model), or parameter by parameter when it is None."""
+    through ``module``'s latent space (a trained model), or parameter by parameter when it is None;
+    ``anchor`` moves a model's path onto the exact presets at u = 0 and 1."""
     u = knob_positions(low, high)
+    rule = categorical or synth.reference_categorical
     if module is None:
-        values = parameter_points(start, end, u, synth.schema, categorical or synth.reference_categorical)
+        values = parameter_points(start, end, u, synth.schema, rule)
     else:
         z, _ = end_codes(module, np.stack([start, end]), refine, workers)
         values = decode_latents(module, latent_points(z[0], z[1], u, latent))
+        if anchor:  # the knob's positions need not fall on u = 0 and 1: anchor them with the decoded ends
+            ends = decode_latents(module, z)
+            with_ends = np.concatenate([ends, values])
+            values = anchor_path(with_ends, start, end, synth.schema, rule, u=np.concatenate([[0.0, 1.0], u]))[2:]
     return PlayPath(synth.schema.from_learnable(values), u, _home(u), label, synth)
 
 
 def knob_path(module, values: np.ndarray, attribute: str, amount: float, refine: RefineConfig | None = None,
-              workers: int = 2, label: str = "") -> PlayPath:
+              workers: int = 2, label: str = "", anchor: bool = False) -> PlayPath:
     """The timbre knob of ``attribute`` on one preset (learnable values (L,)): latent offsets ``-amount`` ..
-    ``+amount`` on the attribute's chunk (:func:`spinvae.interpolation.model.attribute_codes`)."""
+    ``+amount`` on the attribute's chunk (:func:`spinvae.interpolation.model.attribute_codes`); ``anchor``
+    moves every position by the decoded centre's error, so offset 0 is the preset exactly."""
     offsets = knob_positions(-amount, amount)
     z, _ = end_codes(module, np.asarray(values)[None], refine, workers)
     decoded = decode_latents(module, attribute_codes(module, z[0], attribute, torch.from_numpy(offsets).float()))
+    if anchor:
+        decoded = anchor_knob(decoded, decode_latents(module, z)[0], values, module.synth.schema)
     return PlayPath(module.synth.schema.from_learnable(decoded), offsets, _home(offsets), label, module.synth)

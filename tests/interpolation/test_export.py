@@ -89,7 +89,19 @@ def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, 
                  "--attribute", "ac_brightness", "--steps", "3", "--out", str(tmp_path / "edit")]) == 0
     table = pd.read_csv(tmp_path / "edit" / "attribute.csv")
     assert table["latent_offset"].tolist() == [-2.0, 0.0, 2.0] and table["ac_brightness"].notna().all()
-    assert "ends: the knob's centre " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ends: the knob's centre " in printed and "anchored: every step moved" in printed
+    table_values = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
+    preset = table_values.loc[uids[2], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    knob = DX7_SCHEMA.learnable(read_sysex(tmp_path / "edit" / "interpolation.syx").params[:3])
+    np.testing.assert_array_equal(knob[1], preset)  # anchored by default: the knob's centre is the preset
+    assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
+                 "--attribute", "ac_brightness", "--steps", "3", "--refine-steps", "0", "--anchor", "false",
+                 "--out", str(tmp_path / "edit_plain")]) == 0
+    printed = capsys.readouterr().out
+    assert "encoder means, not refined" in printed and "anchored" not in printed
+    plain = DX7_SCHEMA.learnable(read_sysex(tmp_path / "edit_plain" / "interpolation.syx").params[:3])
+    assert ("the knob's centre exact" in printed) == bool(np.array_equal(plain[1], preset))
     assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
                  "--attribute", "tt_LAT", "--out", str(tmp_path / "x")]) == 2
     assert "not regularised by this model" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spinvae.interpolation.paths import anchor_path, latent_path, parameter_path, positions
+from spinvae.interpolation.paths import anchor_knob, anchor_path, latent_path, parameter_path, positions
 from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.synth.dx7.generator import generate_presets
 
@@ -128,3 +128,21 @@ def test_an_extrapolated_path_is_anchored_at_u_0_and_1_and_its_shift_goes_on_bey
     np.testing.assert_array_equal(anchored[:, numerical][:, unclipped], values[:, unclipped])  # beyond the ends too
     with pytest.raises(ValueError, match="17 steps need 17 positions u including 0 and 1"):
         anchor_path(off, a, b, DX7_SCHEMA, u=u + 2)
+
+
+def test_an_anchored_knob_has_the_preset_at_its_centre_and_keeps_what_the_knob_changes():
+    presets, _ = generate_presets(3, seed=11)
+    preset, centre, other = DX7_SCHEMA.learnable(presets)
+    numerical, cat = ~DX7_SCHEMA.is_categorical, DX7_SCHEMA.is_categorical
+    knob = np.stack([other, centre, centre])
+    knob[2, numerical] = np.clip(centre[numerical].astype(int) + 1, 0, DX7_SCHEMA.cardinalities[numerical] - 1)
+    anchored = anchor_knob(knob, centre, preset, DX7_SCHEMA)
+    np.testing.assert_array_equal(anchored[1], preset)  # the decoded centre becomes the preset
+    np.testing.assert_array_equal(anchored[2, cat], preset[cat])  # classes the knob leaves at the centre's
+    moved = cat & (other != centre)
+    np.testing.assert_array_equal(anchored[0, moved], other[moved])  # classes the knob changes: the model's
+    room = numerical & (centre < DX7_SCHEMA.cardinalities - 1) & (preset < DX7_SCHEMA.cardinalities - 1)
+    np.testing.assert_array_equal(anchored[2, room], preset[room] + 1)  # the knob's numerical change kept
+    assert (anchor_knob(knob, centre, centre, DX7_SCHEMA) == knob).all()  # an exact centre: nothing moves
+    top = np.where(numerical, DX7_SCHEMA.cardinalities - 1, preset).astype(np.uint8)
+    assert (anchor_knob(top[None], np.zeros_like(top), top, DX7_SCHEMA) < DX7_SCHEMA.cardinalities).all()  # in range

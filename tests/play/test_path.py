@@ -68,3 +68,25 @@ def test_a_timbre_knob_moves_one_attributes_chunk(tiny_checkpoint):
     np.testing.assert_array_equal(module.synth.schema.learnable(path.presets[:1]), decode_latents(module, moved[None]))
     with pytest.raises(ValueError, match="not regularised by this model"):
         knob_path(module, values, "no_such_attribute", 1.0)
+
+
+def test_anchored_model_morphs_and_knobs_start_on_the_presets(tiny_checkpoint):
+    module = load_model(tiny_checkpoint)
+    synth = module.synth
+    values = synth.schema.learnable(synth.generate(2, seed=9).params)
+    decoded = decode_latents(module, encode_presets(module, values))
+    assert not np.array_equal(decoded, values)  # the tiny model's ends are off: anchoring has work to do
+    path = morph_path(synth, values[0], values[1], module=module, anchor=True)
+    learnable = synth.schema.learnable(path.presets)
+    np.testing.assert_array_equal(learnable[[0, -1]], values)  # u = 0 and 1 are CC 0 and 127
+    wide = morph_path(synth, values[0], values[1], -0.5, 1.5, module=module, anchor=True)
+    plain = morph_path(synth, values[0], values[1], -0.5, 1.5, module=module)
+    assert not np.isclose(wide.u, 0).any()  # no CC value falls on the start: anchored on the decoded ends
+    assert (synth.schema.learnable(wide.presets) != synth.schema.learnable(plain.presets)).any()
+    knob = knob_path(module, values[0], module.attribute_names[0], 2.0, anchor=True)
+    unanchored = knob_path(module, values[0], module.attribute_names[0], 2.0)
+    error = values[0].astype(int) - decoded[0]
+    numerical = ~synth.schema.is_categorical
+    shifted = synth.schema.learnable(unanchored.presets).astype(int) + error
+    inside = numerical & (shifted[64] >= 0) & (shifted[64] < synth.schema.cardinalities)
+    np.testing.assert_array_equal(synth.schema.learnable(knob.presets)[64, inside], shifted[64, inside])
