@@ -68,9 +68,9 @@ def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, 
     assert (DX7_SCHEMA.learnable(bank[:4]) < DX7_SCHEMA.cardinalities).all()
     printed = capsys.readouterr().out
     assert "ends: start " in printed and "latent codes refined" in printed  # refined by default, and says how exact
-    table = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
-    start = table.loc[uids[0], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
-    end = table.loc[uids[1], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    presets = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
+    start = presets.loc[uids[0], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    end = presets.loc[uids[1], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
     np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank[0]), start)  # anchored by default: both ends exact
     np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank[3]), end)
     assert "anchored: the decoded path moved onto the two presets" in printed
@@ -91,8 +91,7 @@ def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, 
     assert table["latent_offset"].tolist() == [-2.0, 0.0, 2.0] and table["ac_brightness"].notna().all()
     printed = capsys.readouterr().out
     assert "ends: the knob's centre " in printed and "anchored: every step moved" in printed
-    table_values = pd.read_parquet(tiny_dataset / "presets.parquet").set_index("uid")
-    preset = table_values.loc[uids[2], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
+    preset = presets.loc[uids[2], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
     knob = DX7_SCHEMA.learnable(read_sysex(tmp_path / "edit" / "interpolation.syx").params[:3])
     np.testing.assert_array_equal(knob[1], preset)  # anchored by default: the knob's centre is the preset
     assert main(["edit", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--preset", uids[2],
