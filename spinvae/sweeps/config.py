@@ -17,17 +17,21 @@ import yaml
 
 from spinvae.data.build import SPLITS
 from spinvae.interpolation.paths import CategoricalRule, LatentMethod
+from spinvae.interpolation.refine import RefineConfig
 from spinvae.synth.base import parse_notes
 from spinvae.sweeps.space import Parameter, SweepConfigError, check_key, parse_search_space
 
 Direction = Literal["minimize", "maximize"]
 
 INTERPOLATION_PREFIX = "interpolation/"
-# the quick evaluation's scores of the trial's model against the reference (spinvae.evaluation.metrics.summarize)
-# (``interpolation/refined/...``: the same scores of the model with refined ends, with ``evaluation.refine_steps``)
+# the quick evaluation's scores of the trial's model against the reference (spinvae.evaluation.metrics.summarize);
+# ``interpolation/refined/...``: the same scores of the model with refined ends (``evaluation.refine_steps``),
+# ``interpolation/anchored/...`` and ``interpolation/refined+anchored/...``: its path moved onto the exact
+# ends (``evaluation.anchor``), as ``spinvae interpolate`` gives it by default
+INTERPOLATION_VARIANTS = ("", "refined/", "anchored/", "refined+anchored/")
 INTERPOLATION_METRICS = tuple(
     f"{INTERPOLATION_PREFIX}{method}{metric}/{statistic}"
-    for method in ("", "refined/")
+    for method in INTERPOLATION_VARIANTS
     for metric in ("smoothness", "nonlinearity")
     for statistic in ("mean_change_pct", "median_change_pct", "improved_features", "worse_features")
 )
@@ -89,6 +93,8 @@ class EvaluationSettings:
     categorical: CategoricalRule = "normalised"
     workers: int = 2
     refine_steps: int = 0
+    refine_weight: float = RefineConfig.posterior_weight
+    anchor: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,7 @@ def _base_configs(value: Any, source: str) -> tuple[str, ...]:
     return tuple(paths)
 
 
-def _objectives(value: Any, source: str, refine_steps: int) -> tuple[Objective, ...]:
+def _objectives(value: Any, source: str, evaluation: EvaluationSettings) -> tuple[Objective, ...]:
     where = f"{source}: objectives"
     if not isinstance(value, list) or not value:
         raise SweepConfigError(f"{where}: expected a list such as [{{metric: val/loss, direction: minimize}}]")
@@ -186,8 +192,11 @@ def _objectives(value: Any, source: str, refine_steps: int) -> tuple[Objective, 
         direction = entry.get("direction", "minimize")
         if direction not in get_args(Direction):
             raise SweepConfigError(f"{item}.direction: expected minimize or maximize, got {direction!r}")
-        if metric.startswith(f"{INTERPOLATION_PREFIX}refined/") and not refine_steps:
+        variant = metric.removeprefix(INTERPOLATION_PREFIX).split("/")[0] if metric.count("/") == 3 else ""
+        if "refined" in variant.split("+") and not evaluation.refine_steps:
             raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.refine_steps > 0")
+        if "anchored" in variant.split("+") and not evaluation.anchor:
+            raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.anchor: true")
         objectives.append(Objective(metric, direction))
     metrics = [o.metric for o in objectives]
     if len(set(metrics)) < len(metrics):
@@ -209,6 +218,13 @@ def _evaluation(value: Any, source: str) -> EvaluationSettings:
     for key, least in (("max_pairs", 1), ("steps", 3), ("workers", 1), ("refine_steps", 0)):
         if key in settings and (_typed(settings[key], int, f"{where}.{key}", "a whole number") < least):
             raise SweepConfigError(f"{where}.{key}: must be at least {least}, got {settings[key]}")
+    if "refine_weight" in settings:
+        weight = _typed(settings["refine_weight"], (int, float), f"{where}.refine_weight", "a number")
+        if weight < 0:
+            raise SweepConfigError(f"{where}.refine_weight: must be 0 or more, got {settings['refine_weight']}")
+        settings["refine_weight"] = float(weight)
+    if "anchor" in settings:
+        _typed(settings["anchor"], bool, f"{where}.anchor", "true or false")
     if settings.get("notes") is not None:
         try:
             notes = _typed(settings["notes"], list, f"{where}.notes", 'a list such as ["56:75"]')
@@ -277,7 +293,7 @@ def parse_sweep(data: Any, source: str, text: str = "") -> SweepConfig:
     if both:
         raise SweepConfigError(f"{source}: search_space.{both[0]}: also fixed in overrides (keep one)")
     evaluation = _evaluation(data.get("evaluation"), source)
-    objectives = _objectives(data["objectives"], source, evaluation.refine_steps)
+    objectives = _objectives(data["objectives"], source, evaluation)
     run_dir = _typed(data.get("run_dir", DEFAULT_RUN_DIR), str, f"{source}: run_dir",
                      f"a folder such as {DEFAULT_RUN_DIR}")
     try:

@@ -24,19 +24,20 @@ import numpy as np
 from spinvae.data.manifest import read_manifest
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.report import write_results
-from spinvae.evaluation.run import REFERENCE, REFINED, EvaluationConfig, run_evaluation
-from spinvae.sweeps.config import INTERPOLATION_PREFIX, EvaluationSettings
+from spinvae.evaluation.run import REFERENCE, EvaluationConfig, run_evaluation
+from spinvae.sweeps.config import INTERPOLATION_PREFIX, INTERPOLATION_VARIANTS, EvaluationSettings
 
 MODEL = "model"
 
 
 def scores_from_summary(summary: dict[str, Any], method: str = MODEL) -> dict[str, float]:
     """``interpolation/<metric>/<statistic>`` of ``method`` in a :func:`write_results` summary, and
-    ``interpolation/refined/<metric>/<statistic>`` of ``method+refined`` where the summary has it,
-    averaged over the rendered notes."""
+    ``interpolation/<variant>/<metric>/<statistic>`` of ``method+<variant>`` (refined, anchored,
+    refined+anchored) where the summary has it, averaged over the rendered notes."""
     scores: dict[str, list[float]] = {}
+    variants = [(method + (f"+{v.rstrip('/')}" if v else ""), INTERPOLATION_PREFIX + v) for v in INTERPOLATION_VARIANTS]
     for per_method in summary["notes"].values():
-        for name, prefix in ((method, INTERPOLATION_PREFIX), (method + REFINED, f"{INTERPOLATION_PREFIX}refined/")):
+        for name, prefix in variants:
             if name not in per_method:
                 continue
             for metric in ("smoothness", "nonlinearity"):
@@ -83,7 +84,7 @@ def interpolation_scores(checkpoint: str, data_dir: str, transform: AttributeTra
         data=data_dir, out=str(out), split=settings.split, checkpoints={MODEL: checkpoint}, steps=settings.steps,
         max_pairs=settings.max_pairs, notes=settings.notes, latent_method=settings.latent_method,
         categorical=settings.categorical, workers=settings.workers, latent_report=False,
-        refine_steps=settings.refine_steps,
+        refine_steps=settings.refine_steps, refine_weight=settings.refine_weight, anchor=settings.anchor,
     )
     dataset_transform = read_manifest(data_dir).attributes
     if (reference_cache is not None and transform is not None and dataset_transform is not None

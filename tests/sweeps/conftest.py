@@ -74,15 +74,17 @@ def mixed_study(tiny_dataset, tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture(scope="package")
 def interpolation_study(tiny_dataset, tmp_path_factory) -> dict[str, Any]:
-    """A 1-trial study of the two interpolation scores on 2 validation pairs of 3 steps."""
+    """A 1-trial study on 2 validation pairs of 3 steps: the plain model's smoothness, and the
+    non-linearity of its path with refined ends moved onto the exact presets (``spinvae interpolate``'s default)."""
     from spinvae.sweeps.config import load_sweep
     from spinvae.sweeps.study import run_sweep
 
     folder = tmp_path_factory.mktemp("interpolation")
     path = write_sweep(folder, tiny_dataset, objectives=[
         {"metric": "interpolation/smoothness/mean_change_pct", "direction": "minimize"},
-        {"metric": "interpolation/nonlinearity/mean_change_pct", "direction": "minimize"},
-    ], evaluation={"split": "valid", "max_pairs": 2, "steps": 3, "workers": 1}, pruner=None)
+        {"metric": "interpolation/refined+anchored/nonlinearity/mean_change_pct", "direction": "minimize"},
+    ], evaluation={"split": "valid", "max_pairs": 2, "steps": 3, "workers": 1, "refine_steps": 5,
+                   "refine_weight": 0.01, "anchor": True}, pruner=None)
     sweep, storage = load_sweep(path), sqlite_url(folder)
     run_sweep(sweep, storage, "interpolation", n_trials=1)
     return {"storage": storage, "name": "interpolation", "folder": folder, "sweep": sweep}

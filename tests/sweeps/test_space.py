@@ -106,6 +106,16 @@ def smoke() -> dict:
     ({"objectives": [{"metric": "interpolation/refined/smoothness/mean_change_pct"}]},
      "objectives[0].metric: interpolation/refined/smoothness/mean_change_pct needs evaluation.refine_steps > 0"),
     ({"evaluation": {"refine_steps": -1}}, "evaluation.refine_steps: must be at least 0"),
+    ({"objectives": [{"metric": "interpolation/refined+anchored/nonlinearity/mean_change_pct"}],
+      "evaluation": {"refine_steps": 100}},
+     "objectives[0].metric: interpolation/refined+anchored/nonlinearity/mean_change_pct needs evaluation.anchor: true"),
+    ({"objectives": [{"metric": "interpolation/refined+anchored/nonlinearity/mean_change_pct"}],
+      "evaluation": {"anchor": True}}, "needs evaluation.refine_steps > 0"),
+    ({"objectives": [{"metric": "interpolation/anchored+refined/smoothness/mean_change_pct"}]},
+     "is not one of interpolation/smoothness/mean_change_pct"),
+    ({"evaluation": {"refine_weight": -0.1}}, "evaluation.refine_weight: must be 0 or more, got -0.1"),
+    ({"evaluation": {"refine_weight": "small"}}, "evaluation.refine_weight: expected a number, got 'small'"),
+    ({"evaluation": {"anchor": "yes"}}, "evaluation.anchor: expected true or false, got 'yes'"),
 ])
 def test_a_bad_sweep_is_a_one_line_error_naming_the_file_and_the_key(change, message):
     with pytest.raises(SweepConfigError) as error:
@@ -145,12 +155,18 @@ def test_refined_scores_are_read_beside_the_plain_ones_and_averaged_over_notes()
         return {m: {"mean_change_pct": value, "median_change_pct": value / 2, "improved_features": 3,
                     "worse_features": 1} for m in ("smoothness", "nonlinearity")}
 
-    summary = {"notes": {"56:75": {"reference": {}, "model": result(10.0), "model+refined": result(-4.0)},
-                         "48:100": {"reference": {}, "model": result(20.0), "model+refined": result(-8.0)}}}
+    summary = {"notes": {"56:75": {"reference": {}, "model": result(10.0), "model+refined": result(-4.0),
+                                   "model+anchored": result(2.0), "model+refined+anchored": result(-1.0)},
+                         "48:100": {"reference": {}, "model": result(20.0), "model+refined": result(-8.0),
+                                    "model+anchored": result(4.0), "model+refined+anchored": result(-3.0)}}}
     scores = scores_from_summary(summary)
     assert set(scores) == set(INTERPOLATION_METRICS)
     assert scores["interpolation/smoothness/mean_change_pct"] == 15.0
     assert scores["interpolation/refined/nonlinearity/mean_change_pct"] == -6.0
     assert scores["interpolation/refined/smoothness/median_change_pct"] == -3.0
-    del summary["notes"]["56:75"]["model+refined"], summary["notes"]["48:100"]["model+refined"]
-    assert not any("refined" in name for name in scores_from_summary(summary))
+    assert scores["interpolation/anchored/smoothness/mean_change_pct"] == 3.0
+    assert scores["interpolation/refined+anchored/nonlinearity/median_change_pct"] == -1.0
+    for notes in summary["notes"].values():
+        del notes["model+refined"], notes["model+refined+anchored"]
+    left = scores_from_summary(summary)
+    assert not any("refined" in name for name in left) and "interpolation/anchored/nonlinearity/worse_features" in left

@@ -3,6 +3,7 @@ dead workers, pruning, and the quick interpolation objective."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -102,6 +103,12 @@ def test_the_interpolation_objectives_give_two_finite_values(interpolation_study
     evaluated = Path(trial.user_attrs["trial_dir"]) / "evaluation" / "parts" / cached[0].name
     assert len(cached) == 1 and evaluated.read_bytes() == cached[0].read_bytes()
     assert (evaluated.parent / "model_000000.npz").is_file()
+    # the second objective is the refined-then-anchored path's, evaluated with the sweep's refinement settings
+    made = json.loads((evaluated.parents[1] / "evaluation.json").read_text())
+    assert made["refine"]["steps"] == 5 and made["refine"]["posterior_weight"] == 0.01 and made["anchor"] is True
+    summary = json.loads((evaluated.parents[1] / "summary.json").read_text())
+    (scores,) = summary["notes"].values()
+    assert trial.values[1] == pytest.approx(scores["model+refined+anchored"]["nonlinearity"]["mean_change_pct"])
 
 
 def test_the_command_names_the_file_and_the_key_of_a_typo(tmp_path, tiny_dataset, capsys):
