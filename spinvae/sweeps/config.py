@@ -28,13 +28,20 @@ INTERPOLATION_PREFIX = "interpolation/"
 # ``interpolation/refined/...``: the same scores of the model with refined ends (``evaluation.refine_steps``),
 # ``interpolation/anchored/...`` and ``interpolation/refined+anchored/...``: its path moved onto the exact
 # ends (``evaluation.anchor``), as ``spinvae interpolate`` gives it by default
-INTERPOLATION_VARIANTS = ("", "refined/", "anchored/", "refined+anchored/")
+INTERPOLATION_VARIANTS = ("", "refined", "anchored", "refined+anchored")
 INTERPOLATION_METRICS = tuple(
-    f"{INTERPOLATION_PREFIX}{method}{metric}/{statistic}"
-    for method in INTERPOLATION_VARIANTS
+    f"{INTERPOLATION_PREFIX}{variant + '/' if variant else ''}{metric}/{statistic}"
+    for variant in INTERPOLATION_VARIANTS
     for metric in ("smoothness", "nonlinearity")
     for statistic in ("mean_change_pct", "median_change_pct", "improved_features", "worse_features")
 )
+
+
+def interpolation_variant(metric: str) -> str:
+    """The morph an ``interpolation/...`` metric scores: ``""`` (the plain model) or one of the other
+    :data:`INTERPOLATION_VARIANTS`."""
+    parts = metric.removeprefix(INTERPOLATION_PREFIX).split("/")
+    return parts[0] if len(parts) == 3 else ""
 DEFAULT_RUN_DIR = "experiments/runs/sweeps/{study}"
 
 SAMPLERS = {
@@ -192,10 +199,10 @@ def _objectives(value: Any, source: str, evaluation: EvaluationSettings) -> tupl
         direction = entry.get("direction", "minimize")
         if direction not in get_args(Direction):
             raise SweepConfigError(f"{item}.direction: expected minimize or maximize, got {direction!r}")
-        variant = metric.removeprefix(INTERPOLATION_PREFIX).split("/")[0] if metric.count("/") == 3 else ""
-        if "refined" in variant.split("+") and not evaluation.refine_steps:
+        morph = set(interpolation_variant(metric).split("+")) if metric.startswith(INTERPOLATION_PREFIX) else set()
+        if "refined" in morph and not evaluation.refine_steps:
             raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.refine_steps > 0")
-        if "anchored" in variant.split("+") and not evaluation.anchor:
+        if "anchored" in morph and not evaluation.anchor:
             raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.anchor: true")
         objectives.append(Objective(metric, direction))
     metrics = [o.metric for o in objectives]

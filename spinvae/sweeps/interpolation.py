@@ -24,7 +24,7 @@ import numpy as np
 from spinvae.data.manifest import read_manifest
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.report import write_results
-from spinvae.evaluation.run import REFERENCE, EvaluationConfig, run_evaluation
+from spinvae.evaluation.run import ANCHORED, REFERENCE, REFINED, EvaluationConfig, run_evaluation
 from spinvae.sweeps.config import INTERPOLATION_PREFIX, INTERPOLATION_VARIANTS, EvaluationSettings
 
 MODEL = "model"
@@ -35,7 +35,8 @@ def scores_from_summary(summary: dict[str, Any], method: str = MODEL) -> dict[st
     ``interpolation/<variant>/<metric>/<statistic>`` of ``method+<variant>`` (refined, anchored,
     refined+anchored) where the summary has it, averaged over the rendered notes."""
     scores: dict[str, list[float]] = {}
-    variants = [(method + (f"+{v.rstrip('/')}" if v else ""), INTERPOLATION_PREFIX + v) for v in INTERPOLATION_VARIANTS]
+    suffixes = {"": "", "refined": REFINED, "anchored": ANCHORED, "refined+anchored": REFINED + ANCHORED}
+    variants = [(method + suffixes[v], INTERPOLATION_PREFIX + (v + "/" if v else "")) for v in INTERPOLATION_VARIANTS]
     for per_method in summary["notes"].values():
         for name, prefix in variants:
             if name not in per_method:
