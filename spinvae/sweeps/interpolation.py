@@ -25,27 +25,26 @@ from spinvae.data.manifest import read_manifest
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.report import write_results
 from spinvae.evaluation.run import ANCHORED, REFERENCE, REFINED, EvaluationConfig, run_evaluation
-from spinvae.sweeps.config import INTERPOLATION_PREFIX, INTERPOLATION_VARIANTS, EvaluationSettings
+from spinvae.sweeps.config import INTERPOLATION_METRICS, EvaluationSettings, interpolation_variant
 
 MODEL = "model"
+# the evaluation method each variant of a sweep metric scores, as a suffix of the model's name
+_METHOD_SUFFIX = {"": "", "refined": REFINED, "anchored": ANCHORED, "refined+anchored": REFINED + ANCHORED}
 
 
 def scores_from_summary(summary: dict[str, Any], method: str = MODEL) -> dict[str, float]:
     """``interpolation/<metric>/<statistic>`` of ``method`` in a :func:`write_results` summary, and
     ``interpolation/<variant>/<metric>/<statistic>`` of ``method+<variant>`` (refined, anchored,
     refined+anchored) where the summary has it, averaged over the rendered notes."""
-    scores: dict[str, list[float]] = {}
-    suffixes = {"": "", "refined": REFINED, "anchored": ANCHORED, "refined+anchored": REFINED + ANCHORED}
-    variants = [(method + suffixes[v], INTERPOLATION_PREFIX + (v + "/" if v else "")) for v in INTERPOLATION_VARIANTS]
-    for per_method in summary["notes"].values():
-        for name, prefix in variants:
-            if name not in per_method:
-                continue
-            for metric in ("smoothness", "nonlinearity"):
-                result = per_method[name][metric]
-                for statistic in ("mean_change_pct", "median_change_pct", "improved_features", "worse_features"):
-                    scores.setdefault(f"{prefix}{metric}/{statistic}", []).append(float(result[statistic]))
-    return {name: float(np.mean(values)) for name, values in scores.items()}
+    scores: dict[str, float] = {}
+    for name in INTERPOLATION_METRICS:
+        *_, metric, statistic = name.split("/")
+        evaluated = method + _METHOD_SUFFIX[interpolation_variant(name)]
+        values = [float(per_method[evaluated][metric][statistic]) for per_method in summary["notes"].values()
+                  if evaluated in per_method]
+        if values:
+            scores[name] = float(np.mean(values))
+    return scores
 
 
 def _cache_key(config: EvaluationConfig) -> str:
