@@ -16,6 +16,8 @@ from spinvae.audio.mel import MelSettings, scale_db
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.interpolation.paths import LatentMethod, latent_path
 from spinvae.interpolation.refine import RefineConfig, Refinement, refine_latents
+from spinvae.model.weights import CONFIG, ModelFiles, PretrainedError, export_model, read_model_files, read_state_dict
+from spinvae.pretrained import resolve_model
 from spinvae.synth.base import RenderSettings
 from spinvae.training.module import SpinVAEModule
 
@@ -24,16 +26,22 @@ class CheckpointError(ValueError):
     """A file that is not a spinvae checkpoint: one line naming it and what it is."""
 
 
-def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> SpinVAEModule:
+def load_model(checkpoint: str | Path, device: str | torch.device = "cpu", synth: str | None = None) -> SpinVAEModule:
     """A trained model in eval mode, from a checkpoint alone (loaded with ``weights_only=True``, so a
-    checkpoint that would run code when unpickled is refused, never run).
+    checkpoint that would run code when unpickled is refused, never run), or from a model folder:
+    ``shipped`` (the shipped model of ``synth``), ``shipped:NAME`` or a folder's path
+    (:mod:`spinvae.pretrained`).
 
-    Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a file that is not a
-    spinvae checkpoint (truncated, another program's, unsafe to unpickle).
+    Raises FileNotFoundError for a missing file, :class:`CheckpointError` for a file that is not a
+    spinvae checkpoint (truncated, another program's, unsafe to unpickle) and
+    :class:`spinvae.pretrained.PretrainedError` for a model folder that is missing, altered or not spinvae's.
     """
     import pickle
     import zipfile
 
+    folder = resolve_model(str(checkpoint), synth)
+    if folder is not None:
+        return load_model_folder(folder, device)
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -51,6 +59,36 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> Sp
         raise CheckpointError(f"{path}: not a spinvae checkpoint (a PyTorch file without a spinvae model: "
                               f"{type(err).__name__} {str(err)[:80]})") from None
     return module.eval()
+
+
+def load_model_folder(folder: str | Path, device: str | torch.device = "cpu") -> SpinVAEModule:
+    """The model of a model folder (:mod:`spinvae.model.weights`) in eval mode: its checksum verified, its
+    weights as float32."""
+    files = read_model_files(folder)
+    hparams = files.hparams
+    try:
+        module = SpinVAEModule(vae=hparams["vae"], loss=hparams["loss"], optimizer=hparams["optimizer"],
+                               data_info=hparams["data_info"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise PretrainedError(f"{files.folder / CONFIG}: not a model spinvae can build ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:100]})") from None
+    try:
+        module.load_state_dict(read_state_dict(files), strict=True)
+    except RuntimeError as err:
+        raise PretrainedError(f"{files.weights}: weights do not fit the model its {CONFIG} describes "
+                              f"({str(err).splitlines()[0][:100]})") from None
+    return module.to(device).eval()
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path, name: str | None = None, dtype: str = "float16",
+                      facts: dict | None = None) -> ModelFiles:
+    """Write a trained model (a Lightning checkpoint or a model folder) as a model folder ``out``
+    (:mod:`spinvae.model.weights`: safetensors weights, JSON configuration, a checksum)."""
+    module = load_model(checkpoint)
+    hparams = {"vae": module.hparams["vae"], "loss": module.hparams["loss"], "optimizer": module.hparams["optimizer"],
+               "data_info": module.hparams["data_info"]}
+    return export_model(module, hparams, out, name=name or Path(out).name, synth=module.synth.name, dtype=dtype,
+                        facts=facts)
 
 
 def render_settings(module: SpinVAEModule) -> tuple[RenderSettings, MelSettings]:

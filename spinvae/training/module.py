@@ -35,7 +35,9 @@ class SpinVAEModule(L.LightningModule):
         loss: loss weights and attribute regularisation.
         optimizer: learning rates and schedule.
         init_checkpoint: a checkpoint of an earlier stage whose weights start this one (for the
-            sub-modules both models have: e.g. the audio CNN of an audio-only pre-training).
+            sub-modules both models have: e.g. the audio CNN of an audio-only pre-training); also a
+            model folder, ``shipped`` (the synth's shipped model) or ``shipped:NAME`` (fine-tuning a
+            shipped model: docs/models.md).
         init_modules: which sub-modules to take from ``init_checkpoint``.
         compile: compile the VAE's forward with ``torch.compile`` when training (about a minute of
             compilation on a CPU, then faster steps: docs/model.md, "Speed").
@@ -197,7 +199,7 @@ class SpinVAEModule(L.LightningModule):
                     network.compile()
 
     def _load_initial_weights(self, path: str, modules: list[str] | None) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        state = initial_state(path, self.synth.name)
         available = {name.split(".")[1] for name in state if name.startswith("vae.")}
         wanted = [m for m in (modules or sorted(available)) if getattr(self.vae, m, None) is not None]
         missing = [m for m in wanted if m not in available]
@@ -221,6 +223,17 @@ class SpinVAEModule(L.LightningModule):
         steps_per_epoch = self._total_steps() / max(self.trainer.max_epochs or 1, 1)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step, steps_per_epoch))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def initial_state(path: str, synth: str) -> dict[str, torch.Tensor]:
+    """The weights a stage starts from: a Lightning checkpoint's state dict, or a model folder's
+    (``shipped``, ``shipped:NAME`` or a folder path: :mod:`spinvae.pretrained`), checksum verified."""
+    from spinvae.pretrained import pretrained_state, resolve_model
+
+    folder = resolve_model(path, synth)
+    if folder is not None:
+        return pretrained_state(folder)
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def _config(cls, value):
