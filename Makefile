@@ -17,8 +17,9 @@ install-test:
 	$(PIP) install --quiet "$(TORCH)" -e ".[test,timbral,wandb,postgres]"
 	$(PIP) install --quiet --no-deps timbral_models==0.4.0
 
-# the main job: build a dataset, train the cpu model, evaluate interpolation, write the HTML report and
-# a morph bank (spinvae quickstart); `make run SYX=my_cartridges/` on your own .syx files
+# the main job (spinvae quickstart): build the in-repo DX7 banks (no timbre features), evaluate the shipped model
+# against parameter interpolation on their test split, write the HTML report and a morph bank; `make run SYX=my_cartridges/`
+# evaluates it on your own .syx files, fine-tunes it on them for a few minutes and reports both
 run: install
 	spinvae quickstart $(if $(SYX),--files $(SYX))
 

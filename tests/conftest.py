@@ -77,3 +77,18 @@ def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> str:
                         callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)], accelerator="cpu")
     trainer.fit(model, datamodule)
     return str(folder / "last.ckpt")
+
+
+def altered_model_folder(folder: Path, synth: str = "dx7") -> Path:
+    """A model folder written by :func:`spinvae.model.weights.export_model` (a stand-in module) whose
+    weights file then had one byte flipped: loading it must stop at the checksum."""
+    import torch
+
+    from spinvae.model.weights import WEIGHTS, export_model
+
+    export_model(torch.nn.ModuleDict({"vae": torch.nn.Linear(4, 4)}),
+                 {"vae": {}, "loss": {}, "optimizer": {}, "data_info": {}}, folder, name=folder.name, synth=synth)
+    data = bytearray((folder / WEIGHTS).read_bytes())
+    data[-1] ^= 0x01
+    (folder / WEIGHTS).write_bytes(bytes(data))
+    return folder

@@ -171,16 +171,24 @@ def features(args: Any) -> None:
 
 def parse_checkpoints(specs: list[str]) -> dict[str, str]:
     """``["cpu=runs/a.ckpt", "runs/b.ckpt"]`` -> {"cpu": "runs/a.ckpt", "model2": "runs/b.ckpt"} (``model``
-    alone for a single unnamed checkpoint)."""
+    alone for a single unnamed checkpoint). A model is a checkpoint file, a model folder, ``shipped`` (the
+    shipped model of the dataset's synth) or ``shipped:NAME``; an unnamed shipped one is named after it
+    (``shipped``, ``shipped_NAME``)."""
+    from spinvae.pretrained import SHIPPED, is_model_folder, shipped_folder
+
     out: dict[str, str] = {}
     for i, spec in enumerate(specs):
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = ("model" if len(specs) == 1 else f"model{i + 1}"), spec
+            if spec == SHIPPED or spec.startswith(SHIPPED + ":"):
+                name = spec.replace(":", "_")
         if name in out or name == "reference":
             raise UserError(f"--ckpt: model name {name!r} used twice or reserved")
-        if not Path(path).is_file():
-            raise UserError(f"--ckpt: {path}: no such checkpoint")
+        if path.startswith(SHIPPED + ":"):
+            shipped_folder(path.split(":", 1)[1])  # a PretrainedError naming the shipped ones
+        elif path != SHIPPED and not (Path(path).is_file() or is_model_folder(path)):
+            raise UserError(f"--ckpt: {path}: no such checkpoint or model folder")
         out[name] = path
     return out
 
@@ -202,9 +210,13 @@ def evaluate(args: Any) -> None:
     if not (Path(args.data) / MANIFEST).exists():
         raise UserError(f"{args.data}: no {MANIFEST}; build it first with `spinvae data build`")
     try:
-        read_manifest(args.data)
+        manifest = read_manifest(args.data)
     except ManifestError as err:
         raise UserError(str(err)) from None
+    from spinvae.pretrained import resolve_model
+
+    for path in checkpoints.values():
+        resolve_model(path, manifest.synth)  # a shipped model this installation lacks: one line, before any work
     config = EvaluationConfig(
         data=args.data, out=args.out, split=args.split, checkpoints=checkpoints, steps=args.steps,
         max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
@@ -436,16 +448,48 @@ def _raw_features(synth: Synth, values: np.ndarray, render: RenderSettings, mel:
                            synth=synth).features
 
 
+def synth_name(args: Any, *references: str | None) -> str:
+    """The synth a command is about where no model says it: ``--synth``; else the synth whose preset files
+    ``references`` are (by suffix), or the first differentiable synth for recordings; else the synth of
+    ``--data``'s dataset; else the default synth."""
+    import re
+
+    from spinvae.matching.run import AUDIO_SUFFIXES
+    from spinvae.synth.registry import DEFAULT_SYNTH, SYNTHS, differentiable_synths
+
+    if getattr(args, "synth", None):
+        return synth_option(args.synth).name
+    suffixes = {Path(re.sub(r":\d+$", "", ref)).suffix.lower() for ref in references if ref}
+    for name in SYNTHS:
+        if suffixes & set(get_synth(name).preset_suffixes):
+            return name
+    if suffixes & set(AUDIO_SUFFIXES):
+        return differentiable_synths()[0]
+    if getattr(args, "data", None) and (Path(args.data) / MANIFEST).is_file():
+        try:
+            return read_manifest(args.data).synth
+        except ManifestError:
+            pass  # said where the uids are read
+    return DEFAULT_SYNTH
+
+
+def command_model(args: Any, *references: str | None):
+    """The model of ``--ckpt`` (``shipped``: the one spinvae ships for the synth of :func:`synth_name`);
+    ``--synth``, if given, must be its synth."""
+    module = _load(args.ckpt, synth_name(args, *references))
+    if getattr(args, "synth", None) not in (None, module.synth.name):
+        raise UserError(f"--synth {args.synth}: {args.ckpt} is a model of the {module.synth.name} synth")
+    return module
+
+
 def model_or_synth(args: Any, command: str):
-    """``--method model``: the checkpoint's model and its synth (``--synth``, if given, must agree);
-    ``--method reference``: no model, and the synth of ``--synth``."""
+    """``--method model``: the model of ``--ckpt`` (:func:`command_model`) and its synth; ``--method
+    reference``: no model, and the synth of :func:`synth_name`."""
     if args.method != "model":
-        return None, synth_option(args.synth)
+        return None, synth_option(synth_name(args, args.start, args.end))
     if not args.ckpt:
         raise UserError(f"{command}: give --ckpt CKPT, or --method reference")
-    module = _load(args.ckpt)
-    if args.synth not in (None, module.synth.name):
-        raise UserError(f"--synth {args.synth}: {args.ckpt} is a model of the {module.synth.name} synth")
+    module = command_model(args, args.start, args.end)
     return module, module.synth
 
 
@@ -454,7 +498,7 @@ def knob_inputs(args: Any):
     ``--amount``, ``--preset`` (and ``--data``), checked before any rendering."""
     if args.amount <= 0:
         raise UserError(f"--amount {args.amount}: give a positive latent offset")
-    module = _load(args.ckpt)
+    module = command_model(args, args.preset)
     if args.attribute not in module.attribute_names:
         raise UserError(f"--attribute {args.attribute}: not regularised by this model; it has "
                         f"{', '.join(module.attribute_names) or 'none'}")
@@ -462,13 +506,27 @@ def knob_inputs(args: Any):
     return module, values, label
 
 
-def _load(checkpoint: str):
+def _load(checkpoint: str, synth: str | None = None):
+    """The model of a checkpoint, a model folder, ``shipped`` (``synth``'s) or ``shipped:NAME``; what cannot
+    be loaded is one line (a missing or altered model folder: :class:`spinvae.pretrained.PretrainedError`)."""
     from spinvae.interpolation.model import CheckpointError, load_model
+    from spinvae.pretrained import PretrainedError
 
     try:
-        return load_model(checkpoint)
-    except (FileNotFoundError, CheckpointError) as err:
+        return load_model(checkpoint, synth=synth)
+    except (FileNotFoundError, CheckpointError, PretrainedError) as err:
         raise UserError(str(err)) from None
+
+
+def sound_encoder_option(ckpt: str | None, synth: str) -> str | None:
+    """The model ``spinvae match`` takes its first guess from: ``--ckpt`` as given; ``none``: no model (the
+    nearest of the candidates); not given: the synth's shipped sound encoder where this installation has
+    it, else no model."""
+    from spinvae.pretrained import SHIPPED, SOUND_ENCODERS, shipped_names
+
+    if ckpt is None:
+        return SHIPPED if SOUND_ENCODERS.get(synth) in shipped_names() else None
+    return None if ckpt.lower() == "none" else ckpt
 
 
 def match(args: Any) -> None:
@@ -487,25 +545,27 @@ def match(args: Any) -> None:
         raise UserError(f"--loudness-weight {args.loudness_weight}: give 0 or more")
     config = MatchConfig(steps=args.steps, candidates=args.candidates, seed=args.seed,
                          loudness_weight=args.loudness_weight)
-    settings = {"synth": synth.name, "steps": config.steps, "candidates": config.candidates, "seed": config.seed,
-                "loudness_weight": config.loudness_weight, "note": args.note, "ckpt": args.ckpt}
-    try:
-        claim_folder(args.out, settings, args.overwrite)
-    except OtherSettingsError as err:
-        raise UserError(str(err)) from None
+    ckpt = sound_encoder_option(args.ckpt, synth.name)
     guess = None
-    if args.ckpt:
+    if ckpt:
         from spinvae.interpolation.sound_to_preset import EncoderGuessError, check_sound_encoder, guess_presets
+        from spinvae.pretrained import resolve_model
 
-        module = _load(args.ckpt)
+        module = _load(str(resolve_model(ckpt, synth.name, sound_encoder=True) or ckpt))
         try:
-            check_sound_encoder(module, synth.name, args.ckpt)
+            check_sound_encoder(module, synth.name, ckpt)
         except EncoderGuessError as err:
             raise UserError(str(err)) from None
 
         def guess(recordings):
             return guess_presets(module, recordings)
 
+    settings = {"synth": synth.name, "steps": config.steps, "candidates": config.candidates, "seed": config.seed,
+                "loudness_weight": config.loudness_weight, "note": args.note, "ckpt": ckpt}
+    try:
+        claim_folder(args.out, settings, args.overwrite)
+    except OtherSettingsError as err:
+        raise UserError(str(err)) from None
     matched = match_files(audio_files(args.files), synth, config, note=args.note, guess=guess, progress=args.progress)
     if matched.result is None:
         raise UserError(f"no recording could be matched ({len(matched.skipped)} skipped, reasons above)")
@@ -515,3 +575,17 @@ def match(args: Any) -> None:
           f"({len(matched.skipped)} skipped); spectral distance, median: first guess "
           f"{np.nanmedian(result.guess_distance):.4f}, fitted {np.median(result.fit_distance):.4f}, "
           f"preset {np.median(result.distance):.4f}\nwrote {args.out}/: presets, WAVs, pictures, {table.name}")
+
+
+def export(args: Any) -> None:
+    """Write a trained model as a model folder (safetensors weights, JSON configuration, a checksum)."""
+    from spinvae.interpolation.model import CheckpointError, export_checkpoint
+    from spinvae.model.weights import CONFIG
+
+    try:
+        files = export_checkpoint(args.ckpt, args.out, name=args.name, dtype=args.dtype)
+    except (FileNotFoundError, CheckpointError) as err:
+        raise UserError(str(err)) from None
+    size = sum(f.stat().st_size for f in (files.weights, files.folder / CONFIG))
+    print(f"wrote {files.folder}: {files.name}, a {files.synth} model in {files.dtype}, {size / 1e6:.1f} MB, "
+          f"sha256 {files.sha256}")

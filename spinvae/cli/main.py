@@ -7,8 +7,10 @@
 - ``spinvae features FILE.wav ... --out features.csv``: the 53 timbre features of audio files.
 - ``spinvae evaluate --data DIR --out OUT --ckpt CKPT``: interpolation smoothness and linearity
   of models against parameter interpolation.
-- ``spinvae interpolate --ckpt CKPT --start A --end B --out DIR``: one morph as a bank, WAVs, a picture;
-  ``spinvae edit --ckpt CKPT --preset A --attribute NAME --out DIR``: a timbre knob.
+- ``spinvae interpolate --start A --end B --out DIR``: one morph as a bank, WAVs, a picture;
+  ``spinvae edit --preset A --attribute NAME --out DIR``: a timbre knob (both with the shipped model of the
+  synth, or ``--ckpt CKPT``).
+- ``spinvae export --ckpt CKPT --out FOLDER``: a trained model as a model folder (:mod:`spinvae.model.weights`).
 - ``spinvae quickstart [--synth NAME] [--files DIR]``: the main job (dataset, training, evaluation, report, morph bank).
 - ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
   (LightningCLI, :mod:`spinvae.training.cli`).
@@ -45,6 +47,10 @@ REFINE_WEIGHT = 0.1
 # a sound designer"); edit's and play's knobs take it too, one setting for every command a musician uses
 MORPH_REFINE_STEPS = 300
 MORPH_REFINE_WEIGHT = 0.01
+# --ckpt of the commands that need a morph model (spinvae.pretrained.SHIPPED, not imported here: it imports torch)
+SHIPPED = "shipped"
+CKPT_HELP = ("model checkpoint or model folder; shipped (default): the model spinvae ships for the synth, "
+             "docs/models.md; shipped:NAME")
 
 
 TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -90,7 +96,8 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--split", type=Literal["train", "valid", "test"], default="test", help="which split's pairs")
     evaluate.add_argument("--out", type=str, required=True, help="output folder (resumes what it holds)")
     evaluate.add_argument("--ckpt", type=str, action="append", default=[],
-                          help="a model checkpoint, PATH or NAME=PATH; repeat the option to compare models")
+                          help="a model, PATH or NAME=PATH: a checkpoint, a model folder, shipped (the model spinvae "
+                               "ships for the dataset's synth) or shipped:NAME; repeat the option to compare models")
     evaluate.add_argument("--method", type=Literal["model", "reference"], default="model",
                           help="reference: parameter interpolation alone, no checkpoint")
     evaluate.add_argument("--steps", type=int, default=9, help="steps per sequence, both ends included")
@@ -122,9 +129,10 @@ def build_parser() -> ArgumentParser:
     interpolate.add_argument("--end", type=str, required=True,
                              help="FILE:INDEX or FILE, a recording, or a dataset uid with --data")
     interpolate.add_argument("--synth", type=str, default=None,
-                             help=f"the synth ({' or '.join(SYNTHS)}; default: the checkpoint's, or {DEFAULT_SYNTH})")
+                             help=f"the synth ({' or '.join(SYNTHS)}; default: the checkpoint's, else the preset "
+                                  f"files', else {DEFAULT_SYNTH})")
     interpolate.add_argument("--out", type=str, required=True, help="output folder")
-    interpolate.add_argument("--ckpt", type=str, default=None, help="model checkpoint (for --method model)")
+    interpolate.add_argument("--ckpt", type=str, default=SHIPPED, help=CKPT_HELP)
     interpolate.add_argument("--method", type=Literal["model", "reference"], default="model",
                              help="through the model's latent space, or parameter by parameter")
     interpolate.add_argument("--steps", type=int, default=9,
@@ -152,7 +160,9 @@ def build_parser() -> ArgumentParser:
     commands.add_subcommand("interpolate", interpolate, help="morph between two presets")
 
     edit = ArgumentParser(description="Timbre knob: move a preset along the latent chunk of one attribute.")
-    edit.add_argument("--ckpt", type=str, required=True, help="model checkpoint")
+    edit.add_argument("--ckpt", type=str, default=SHIPPED, help=CKPT_HELP)
+    edit.add_argument("--synth", type=Optional[str], default=None,
+                      help="the synth of the shipped model (default: the preset file's, else dx7)")
     edit.add_argument("--preset", type=str, required=True, help="FILE:INDEX or FILE, or a dataset uid with --data")
     edit.add_argument("--attribute", type=str, required=True, help="a regularised attribute, e.g. ac_brightness")
     edit.add_argument("--amount", type=float, default=2.0, help="largest latent offset, both ways")
@@ -186,17 +196,29 @@ def build_parser() -> ArgumentParser:
                        help="replace the matches of an --out made with other settings (otherwise refused)")
     match.add_argument("--ckpt", type=Optional[str], default=None,
                        help="an audio_only model of the synth (docs/matching.md, a model's ear): its encoder's "
-                            "prediction is the first guess, instead of the nearest of --candidates")
+                            "prediction is the first guess, instead of the nearest of --candidates; default: the "
+                            "synth's shipped sound encoder where this installation has one; none: the candidates")
     commands.add_subcommand("match", match, help="presets whose sound matches recordings")
+
+    export = ArgumentParser(description="Write a trained model as a model folder: safetensors weights, a JSON "
+                                        "configuration with their sha256 (what --ckpt FOLDER loads; how a model "
+                                        "is published).")
+    export.add_argument("--ckpt", type=str, required=True, help="a Lightning checkpoint (or a model folder)")
+    export.add_argument("--out", type=str, required=True, help="the model folder to write")
+    export.add_argument("--name", type=Optional[str], default=None, help="the model's name (default: the folder's)")
+    export.add_argument("--dtype", type=Literal["float16", "float32"], default="float16",
+                        help="the weights' precision (float16: half the size)")
+    commands.add_subcommand("export", export, help="write a trained model as a model folder")
 
     play = ArgumentParser(description="Live morphing: a MIDI knob moves a morph (or a timbre knob) decoded ahead of "
                                       "time while a keyboard plays; to a synth over MIDI, to JACK audio, or a MIDI "
                                       "file offline to a WAV.")
     play.add_argument("--list-ports", action="store_true", help="list the MIDI and audio ports and stop")
-    play.add_argument("--ckpt", type=Optional[str], default=None, help="model checkpoint (for --method model)")
+    play.add_argument("--ckpt", type=str, default=SHIPPED, help=CKPT_HELP)
     play.add_argument("--method", type=Literal["model", "reference"], default="model",
                       help="through the model's latent space, or parameter by parameter")
-    play.add_argument("--synth", type=Optional[str], default=None, help="the synth of --method reference")
+    play.add_argument("--synth", type=Optional[str], default=None,
+                      help="the synth (default: the checkpoint's, else the preset files', else dx7)")
     play.add_argument("--start", type=Optional[str], default=None,
                       help="the morph's start: FILE:INDEX, FILE, a recording (a differentiable synth), or a dataset uid with --data")
     play.add_argument("--end", type=Optional[str], default=None, help="the morph's end, as --start")
@@ -236,34 +258,50 @@ def build_parser() -> ArgumentParser:
     play.add_argument("--workers", type=int, default=2, help="rendering threads")
     commands.add_subcommand("play", play, help="live morphing from a MIDI controller")
 
-    quickstart = ArgumentParser(description="The main job: build a dataset, train the cpu model on it, evaluate "
-                                            "interpolation on its test split, write the HTML report and a morph bank.")
+    quickstart = ArgumentParser(description="The main job: the shipped model of the synth against parameter "
+                                            "interpolation on its held-out test split (report and morph bank); "
+                                            "with --files, fine-tuned on your presets too; with --from-scratch, a "
+                                            "model trained on procedural presets.")
     quickstart.add_argument("--synth", type=str, default=DEFAULT_SYNTH, help=f"the synth: {' or '.join(SYNTHS)}")
     quickstart.add_argument("--files", "--syx", type=str, nargs="+", default=[],
-                            help="your own preset files or folders of the synth instead of its procedural presets")
+                            help="your own preset files or folders of the synth: the shipped model is evaluated on "
+                                 "them and fine-tuned on them (with --from-scratch: a model trained on them alone)")
+    quickstart.add_argument("--from-scratch", action="store_true",
+                            help="train a model from scratch (on the synth's procedural presets, or --files) instead "
+                                 "of the shipped one; what a synth that ships no model does")
     quickstart.add_argument("--name", type=str, default=None,
-                            help="names the dataset, run and report folders (default: quickstart, quickstart_SYNTH for "
-                                 "another synth, or files with --files)")
-    quickstart.add_argument("--presets", type=int, default=None, help="procedural presets (default: the recipe's)")
-    quickstart.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
-    quickstart.add_argument("--max-pairs", type=int, default=None, help="evaluate the first N test pairs only")
+                            help="names the report folder, and with --files or --from-scratch the dataset and run "
+                                 "folders (default: shipped, or shipped_SYNTH for another synth; files with --files; "
+                                 "quickstart, quickstart_SYNTH or files_scratch with --from-scratch)")
+    quickstart.add_argument("--presets", type=int, default=None,
+                            help="--from-scratch: procedural presets (default: the recipe's)")
+    quickstart.add_argument("--epochs", type=int, default=None,
+                            help="training or fine-tuning epochs (default: the config's)")
+    quickstart.add_argument("--finetune-minutes", type=float, default=5.0,
+                            help="--files: the fine-tuning stops after this many minutes whatever its epochs")
+    quickstart.add_argument("--max-pairs", type=int, default=None,
+                            help="evaluate the first N test pairs (default: 128 with the shipped model, a fixed "
+                                 "sample in the split's order; every pair with --from-scratch)")
     quickstart.add_argument("--data-config", type=str, default=None,
-                            help="dataset recipe (default: datasets/quickstart.yaml, datasets/quickstart_SYNTH.yaml for another synth)")
+                            help="dataset recipe (default: datasets/dx7_cpu_nofeatures.yaml, whose test split the "
+                                 "shipped DX7 model held out; datasets/dx7_cpu.yaml's settings with --files; "
+                                 "datasets/quickstart.yaml with --from-scratch; another synth's quickstart_SYNTH.yaml)")
     quickstart.add_argument("--train-config", type=str, default=None,
-                            help="training config (default: experiments/quickstart.yaml, or experiments/quickstart_SYNTH.yaml)")
+                            help="training config (default: experiments/finetune_dx7.yaml with --files, "
+                                 "experiments/quickstart.yaml or quickstart_SYNTH.yaml with --from-scratch)")
     quickstart.add_argument("--runs", type=str, default="experiments/runs", help="where training runs go")
     quickstart.add_argument("--reports", type=str, default="evaluation/reports", help="where reports go")
-    quickstart.add_argument("--refine-steps", type=int, default=100,
-                            help="also evaluate the model with refined ends (model+refined) and refine the morph's "
-                                 "ends, up to N steps (100: half the other commands' budget, which keeps the main "
-                                 "job near 12 minutes); 0: the reference protocol alone")
+    quickstart.add_argument("--refine-steps", type=int, default=None,
+                            help="also evaluate the model with refined ends (NAME+refined) and refine the morph's "
+                                 f"ends, up to N steps (default: {MORPH_REFINE_STEPS}, as spinvae interpolate; 100 "
+                                 "with --from-scratch, which keeps that job short); 0: the reference protocol alone")
     quickstart.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
                             help="the refinement's posterior weight (as spinvae interpolate's)")
     quickstart.add_argument("--anchor", type=bool, default=True,
-                            help="also evaluate the model's paths moved onto the exact presets (model+anchored, "
-                                 "model+refined+anchored) and anchor the morph bank, as spinvae interpolate does")
+                            help="also evaluate the model's paths moved onto the exact presets (NAME+anchored, "
+                                 "NAME+refined+anchored) and anchor the morph bank, as spinvae interpolate does")
     quickstart.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
-    commands.add_subcommand("quickstart", quickstart, help="the main job: presets in, model and report out")
+    commands.add_subcommand("quickstart", quickstart, help="the main job: the shipped model's interpolation report")
     add_sweep_subcommands(commands)
     return parser
 
@@ -309,6 +347,7 @@ _COMMANDS = {
     "interpolate": ("spinvae.cli.commands", "interpolate"),
     "edit": ("spinvae.cli.commands", "edit"),
     "match": ("spinvae.cli.commands", "match"),
+    "export": ("spinvae.cli.commands", "export"),
     "play": ("spinvae.cli.play", "play"),
     "quickstart": ("spinvae.cli.quickstart", "quickstart"),
 }

@@ -18,8 +18,8 @@ def _path(args: Any):
     if args.extrapolate < 0:
         raise UserError(f"--extrapolate {args.extrapolate}: give 0 or more")
     if args.preset or args.attribute:  # a timbre knob
-        if not (args.preset and args.attribute and args.ckpt):
-            raise UserError("a timbre knob needs --preset, --attribute and --ckpt")
+        if not (args.preset and args.attribute):
+            raise UserError("a timbre knob needs --preset and --attribute")
         module, values, label = knob_inputs(args)
         return knob_path(module, values, args.attribute, args.amount, refine, args.workers,
                          f"{args.attribute} on {label}", anchor=args.anchor)

@@ -253,6 +253,15 @@ def deduplicate(params: np.ndarray, schema: ParameterSchema) -> np.ndarray:
     return np.sort(first)
 
 
+def split_fingerprints(root: str | Path) -> dict[str, str]:
+    """For each split of a built dataset, the sha256 of its presets' uids (sorted, one per line): two
+    builds with equal fingerprints hold the same presets in each split, whatever else they store (for
+    example, a model's held-out test split rebuilt without features)."""
+    table = pd.read_parquet(Path(root) / PRESETS, columns=["uid", "split"])
+    return {split: hashlib.sha256("\n".join(sorted(table.loc[table["split"] == split, "uid"])).encode()).hexdigest()
+            for split in SPLITS}
+
+
 def split_indices(n: int, seed: int) -> dict[str, np.ndarray]:
     """Split ``range(n)`` 80/10/10 by a seeded permutation; each split keeps permuted order."""
     order = np.random.default_rng(seed).permutation(n)

@@ -122,6 +122,7 @@ def write_html_report(out: str | Path, summary: dict[str, Any], table: pd.DataFr
         f"notes {', '.join(':'.join(map(str, nv)) for nv in info['notes'])}. Models: "
         + (", ".join(f"<code>{html.escape(k)}</code> ({html.escape(v)})" for k, v in info["checkpoints"].items())
            or "none (reference only)") + ".</p>",
+        *([f"<p>{html.escape(summary['context'])}</p>"] if summary.get("context") else []),
         "<h2>Smoothness and non-linearity against parameter interpolation</h2>",
         "<p>Improved: features whose values are significantly lower than the reference's (one-sided Wilcoxon "
         "signed-rank test paired by sequence, p &lt; 0.05). Changes: of the median and of the mean over "

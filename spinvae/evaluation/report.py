@@ -70,10 +70,11 @@ def _aligned_sequences(method: pd.DataFrame, reference: pd.DataFrame,
     return stack(method), stack(reference)
 
 
-def write_results(out: str | Path, html: bool = True, workers: int = 2) -> dict[str, Any]:
+def write_results(out: str | Path, html: bool = True, workers: int = 2, context: str | None = None) -> dict[str, Any]:
     """Write ``metrics.csv``, ``summary.json``, ``report.md`` and (with ``html``) ``report.html``
     from ``OUT/trajectories.csv``; the HTML renders example sequences again, which a sweep trial
-    that only needs the scores can skip.
+    that only needs the scores can skip. ``context``: a paragraph the reports show under their first line
+    (for example, where the pairs come from: held out from a model's training), kept in the summary.
 
     With several (note, velocity) pairs, the summary has one entry per note (``"56:75"`` ...)
     and the table one block per note.
@@ -82,7 +83,7 @@ def write_results(out: str | Path, html: bool = True, workers: int = 2) -> dict[
     trajectories = pd.read_csv(out / "trajectories.csv")
     info = json.loads((out / "evaluation.json").read_text())
     attributes = list(info["attributes"])
-    metrics_parts, summary, tables = [], {"evaluation": info, "notes": {}}, []
+    metrics_parts, summary, tables = [], {"evaluation": info, "context": context, "notes": {}}, []
     for note, group in trajectories.groupby("note", sort=False):
         metrics = sequence_metrics(group.drop(columns="note"), REFERENCE)
         metrics.insert(2, "note", note)
@@ -114,6 +115,7 @@ def _markdown(info: dict[str, Any], table: pd.DataFrame, summary: dict[str, Any]
         f"{len(info['attributes'])} normalised attributes; models: "
         + (", ".join(f"`{k}` ({v})" for k, v in info["checkpoints"].items()) or "none (reference only)") + ".",
         "",
+        *([summary["context"], ""] if summary.get("context") else []),
         "Per feature, smoothness (RMS second difference) and non-linearity (RMS distance to the reference's "
         "straight line) of each model against parameter interpolation; *improved* counts the features whose "
         "values are significantly lower (one-sided Wilcoxon signed-rank test paired by sequence, p < 0.05); the "

@@ -30,12 +30,16 @@ from spinvae.evaluation.latent import latent_quality
 from spinvae.interpolation.model import encode_presets, end_codes, load_model, paths_between
 from spinvae.interpolation.paths import CategoricalRule, LatentMethod, anchor_path, parameter_path
 from spinvae.interpolation.refine import RefineConfig
+from spinvae.errors import UserError
+from spinvae.model.weights import read_model_files
+from spinvae.pretrained import resolve_model
 from spinvae.synth.base import RenderSettings
 from spinvae.synth.registry import get_synth
 
 REFERENCE = "reference"
 REFINED = "+refined"  # suffix of a model's method whose ends are refined codes
 ANCHORED = "+anchored"  # suffix of a model's method whose decoded path is moved onto the exact ends
+ALL = "all"  # the split of every preset, in the order read (evaluation_pairs)
 REFINEMENT_FIELDS = ("exact_before", "exact_after", "wrong_before", "wrong_after", "steps")
 
 
@@ -46,7 +50,8 @@ class EvaluationConfig:
     Args:
         data: dataset folder; split: which split's pairs.
         out: output folder.
-        checkpoints: model name -> checkpoint path (empty: the reference alone).
+        checkpoints: model name -> checkpoint path, model folder, ``shipped`` (the shipped model of the
+            dataset's synth) or ``shipped:NAME`` (empty: the reference alone).
         steps: T, steps per sequence (both ends included).
         max_pairs: evaluate the first N pairs only.
         notes: (note, velocity) pairs to render; None: the dataset's.
@@ -87,10 +92,14 @@ class EvaluationConfig:
 
 def evaluation_pairs(data: str | Path, split: str, max_pairs: int | None = None) -> pd.DataFrame:
     """The pairs of a split: columns ``sequence``, ``start_uid``, ``end_uid``, then ``start`` and ``end``
-    (learnable values, arrays)."""
+    (learnable values, arrays). ``split="all"``: every preset of the dataset in the order it was read
+    (for a bank whose voices are the pairs, such as a model card's fixed sample)."""
     schema = get_synth(read_manifest(data).synth).schema
     table = pd.read_parquet(Path(data) / PRESETS)
-    table = table[table["split"] == split].reset_index(drop=True)
+    if split == ALL:
+        table = table.sort_values("row").reset_index(drop=True)
+    else:
+        table = table[table["split"] == split].reset_index(drop=True)
     n = len(table) // 2 if max_pairs is None else min(len(table) // 2, max_pairs)
     if n == 0:
         raise ValueError(f"{data}: the {split} split has fewer than 2 presets")
@@ -115,6 +124,18 @@ def _attributes(presets: np.ndarray, render: RenderSettings, manifest: DatasetMa
     analysis = analyse_presets(synth.schema.from_learnable(presets), render, manifest.mel, workers=workers,
                                features=True, ac_backend=manifest.ac_backend, synth=synth)
     return transform.apply(analysis.features)
+
+
+class ModelDataMismatch(UserError, ValueError):
+    """A model of one synth asked to morph another synth's presets: one line, before any work."""
+
+
+def model_identity(checkpoint: str, synth: str) -> str:
+    """What an evaluation records of a model, so that resuming never mixes two models' blocks: the path of
+    a checkpoint, or a model folder's spec with the sha256 of its weights (``shipped`` names whichever
+    model ships, and a new one replaces it)."""
+    folder = resolve_model(checkpoint, synth)
+    return checkpoint if folder is None else f"{checkpoint} (sha256 {read_model_files(folder).sha256[:16]})"
 
 
 class SettingsMismatch(ValueError):
@@ -169,14 +190,14 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
     """
     out = Path(config.out)
     parts = out / "parts"
-    parts.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(config.data)
     pairs = evaluation_pairs(config.data, config.split, config.max_pairs)
-    models = {name: load_model(path) for name, path in config.checkpoints.items()}
+    models = {name: load_model(path, synth=manifest.synth) for name, path in config.checkpoints.items()}
     for name, module in models.items():
         if module.data.synth != manifest.synth:
-            raise ValueError(f"{config.checkpoints[name]}: a model of the {module.data.synth} synth, and {config.data} "
-                             f"holds {manifest.synth} presets")
+            raise ModelDataMismatch(f"{config.checkpoints[name]}: a model of the {module.data.synth} synth, and "
+                                    f"{config.data} holds {manifest.synth} presets")
+    parts.mkdir(parents=True, exist_ok=True)  # only once the models fit the data: a refused run leaves nothing
     synth = get_synth(manifest.synth)
     schema, categorical = synth.schema, config.categorical or synth.reference_categorical
     refine = RefineConfig(steps=config.refine_steps, posterior_weight=config.refine_weight)
@@ -185,7 +206,8 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
         raise ValueError(f"{config.data}: built without features; rebuild with --features true")
     render = _render_settings(config, manifest)
     settings = {
-        "data": str(config.data), "split": config.split, "steps": config.steps, "checkpoints": config.checkpoints,
+        "data": str(config.data), "split": config.split, "steps": config.steps,
+        "checkpoints": {name: model_identity(path, manifest.synth) for name, path in config.checkpoints.items()},
         "synth": manifest.synth, "n_sequences": len(pairs), "notes": [list(nv) for nv in render.notes], "attributes": list(transform.kept),
         "latent_method": config.latent_method, "categorical": categorical,
         "refine": asdict(refine) if refine.steps else None, "anchor": config.anchor, "block": config.block,

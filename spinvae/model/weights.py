@@ -6,8 +6,8 @@ A model folder holds two files:
   float16 or float32; safetensors holds tensors only, so loading never runs code (no pickle);
 - ``model.json``: ``format`` (:data:`FORMAT`), ``name``, ``synth``, ``dtype``, ``sha256`` (of the weights
   file, checked before the weights are read), ``hparams`` (``vae``, ``loss``, ``optimizer`` and
-  ``data_info``, as a Lightning checkpoint holds them) and ``facts`` (free-form provenance: recipe,
-  data, split, figures; shown by the model card, not read by the loader).
+  ``data_info``, as a Lightning checkpoint holds them) and ``facts``: provenance and figures for the model
+  card, of which ``facts["data"]`` is read as :class:`TrainingData` (the split's fingerprints).
 
 The shipped models live in ``spinvae/pretrained/NAME/`` (:mod:`spinvae.pretrained`); any folder of this
 form loads the same way (``--ckpt path/to/folder``), and :func:`export_model` writes one from a trained
@@ -37,6 +37,25 @@ class PretrainedError(UserError, ValueError):
 
 
 @dataclass(frozen=True)
+class TrainingData:
+    """What a model was trained on: the dataset ``recipe``, the ``source`` of its presets and their
+    ``licence``, the number of presets per split and each split's fingerprint
+    (:func:`spinvae.data.build.split_fingerprints`), so that a rebuild can prove its test split held out."""
+
+    recipe: str
+    source: str
+    licence: str
+    splits: dict[str, int]
+    split_sha256: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingData:
+        return cls(recipe=str(data["recipe"]), source=str(data["source"]), licence=str(data["licence"]),
+                   splits={k: int(v) for k, v in data["splits"].items()},
+                   split_sha256={k: str(v) for k, v in data["split_sha256"].items()})
+
+
+@dataclass(frozen=True)
 class ModelFiles:
     """What a model folder's ``model.json`` says, typed. ``hparams`` are the module's constructor arguments
     (``vae``, ``loss``, ``optimizer``, ``data_info``)."""
@@ -52,6 +71,11 @@ class ModelFiles:
     @property
     def weights(self) -> Path:
         return self.folder / WEIGHTS
+
+    @property
+    def data(self) -> TrainingData | None:
+        """``facts["data"]``, typed (None when the folder does not say what it was trained on)."""
+        return TrainingData.from_dict(self.facts["data"]) if "data" in self.facts else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "name": self.name, "synth": self.synth, "dtype": self.dtype, "sha256": self.sha256,
@@ -147,3 +171,12 @@ def export_model(module: torch.nn.Module, hparams: dict[str, Any], out: str | Pa
                        hparams=keep, facts=dict(facts or {}))
     (out / CONFIG).write_text(json.dumps(files.to_dict(), indent=1) + "\n")
     return files
+
+
+def update_facts(path: str | Path, facts: dict[str, Any]) -> ModelFiles:
+    """Merge ``facts`` into a verified model folder's ``model.json`` (the weights are not touched)."""
+    files = read_model_files(path)
+    updated = ModelFiles(folder=files.folder, name=files.name, synth=files.synth, dtype=files.dtype, sha256=files.sha256,
+                         hparams=files.hparams, facts={**files.facts, **json.loads(json.dumps(facts))})
+    (files.folder / CONFIG).write_text(json.dumps(updated.to_dict(), indent=1) + "\n")
+    return updated

@@ -16,6 +16,7 @@ import pytest
 
 from spinvae.cli.main import main
 from spinvae.synth.registry import get_synth
+from tests.conftest import altered_model_folder
 
 OUT = "OUT"  # replaced by a fresh path per case: it must not exist after the refusal
 
@@ -37,6 +38,7 @@ def files(tmp_path_factory) -> Path:
     (folder / "broken_dataset" / "manifest.json").write_text("{not json")
     (folder / "empty_dataset").mkdir()
     (folder / "bad.yaml").write_text("model:\n  vae: [dim_z\n")
+    altered_model_folder(folder / "altered_model")
     return folder
 
 
@@ -58,6 +60,11 @@ CASES = [
     ("missing file", ["play", *REF_DX7, "--start", f"{F}/bank.syx:0", "--end", f"{F}/bank.syx:1", "--midi-file",
                       f"{F}/none.mid", "--out", f"{OUT}/x.wav"], "none.mid"),
     ("missing file", ["fit", "--config", f"{F}/none.yaml"], "none.yaml"),
+    ("missing file", ["interpolate", "--ckpt", "shipped:none_such", "--start", f"{F}/bank.syx:0", "--end",
+                      f"{F}/bank.syx:1", "--out", OUT], "shipped:none_such: no such shipped model"),
+    ("missing file", ["evaluate", "--data", f"{F}/empty_dataset", "--ckpt", f"{F}/none_model", "--out", OUT],
+     "none_model: no such checkpoint or model folder"),
+    ("missing file", ["export", "--ckpt", f"{F}/none.ckpt", "--out", OUT], "none.ckpt"),
     ("missing file", ["sweep", "--config", f"{F}/none.yaml"], "none.yaml"),
     # a file that is not what it should be
     ("not that kind of file", ["render", "--preset", f"{F}/text.syx:0", "--out", f"{OUT}/x.wav"], "text.syx"),
@@ -65,6 +72,9 @@ CASES = [
      "bad.json"),
     ("not that kind of file", ["interpolate", "--ckpt", f"{F}/text.ckpt", "--start", f"{F}/bank.syx:0", "--end",
                                f"{F}/bank.syx:1", "--out", OUT], "text.ckpt"),
+    ("not that kind of file", ["interpolate", "--ckpt", f"{F}/altered_model", "--start", f"{F}/bank.syx:0", "--end",
+                               f"{F}/bank.syx:1", "--out", OUT], "altered_model/model.safetensors: checksum mismatch"),
+    ("not that kind of file", ["export", "--ckpt", f"{F}/text.ckpt", "--out", OUT], "text.ckpt"),
     ("not that kind of file", ["evaluate", "--data", f"{F}/broken_dataset", "--method", "reference", "--out", OUT],
      "manifest.json"),
     ("not that kind of file", ["data", "info", f"{F}/broken_dataset"], "manifest.json"),
@@ -131,4 +141,4 @@ def test_the_cases_cover_every_class_and_family():
     print("bad-input cases by class: " + ", ".join(f"{k} {n}" for k, n in classes.items()) + f"; {len(CASES)} in all")
     assert set(classes) == {"missing file", "not that kind of file", "config that does not parse", "dataset not built",
                             "option out of range"}
-    assert families >= {"render", "interpolate", "edit", "evaluate", "data", "match", "play", "fit", "sweep"}
+    assert families >= {"render", "interpolate", "edit", "evaluate", "data", "match", "play", "fit", "sweep", "export"}

@@ -22,6 +22,7 @@ import pytest
 import zarr
 
 from spinvae.data.build import (
+    split_fingerprints,
     MANIFEST,
     PRESETS,
     SPLIT_FRACTIONS,
@@ -399,6 +400,19 @@ def test_procedural_build_is_deterministic(procedural_pair):
     for name in ("db", "rms_db", "db_min", "db_max"):
         np.testing.assert_array_equal(open_store(a)[name][:], open_store(b)[name][:])
     assert manifest_without_timings(ma) == manifest_without_timings(mb)
+
+
+def test_split_fingerprints_equal_for_a_build_without_features_and_differ_by_seed(procedural_pair, tmp_path):
+    a, b, _ = procedural_pair
+    lean = build_dataset(tmp_path / "lean", BuildConfig(procedural=64, seed=0, chunk_size=32, features=False),
+                         log=_quiet, progress=False)
+    assert split_fingerprints(a) == split_fingerprints(b) == split_fingerprints(tmp_path / "lean")
+    other = build_dataset(tmp_path / "seed1", BuildConfig(procedural=64, seed=1, chunk_size=32, features=False),
+                          log=_quiet, progress=False)
+    assert other["n_presets"] == 64
+    assert split_fingerprints(tmp_path / "seed1")["test"] != split_fingerprints(a)["test"]
+    fingerprints = split_fingerprints(a)
+    assert len(set(fingerprints.values())) == 3 and all(len(v) == 64 for v in fingerprints.values())
 
 
 def test_a_different_seed_gives_a_different_split(tmp_path, factory_banks):
