@@ -582,8 +582,21 @@ def export(args: Any) -> None:
     from spinvae.interpolation.model import CheckpointError, export_checkpoint
     from spinvae.model.weights import CONFIG
 
+    if args.data is not None:
+        if not (args.recipe and args.licence):
+            raise UserError("--data: give --recipe and --licence too (what model.json records of the training data)")
+        read_manifest(args.data)  # a ManifestError is one line
+        if args.check_pairs < 0:
+            raise UserError(f"--check-pairs {args.check_pairs}: give 0 or more")
     try:
-        files = export_checkpoint(args.ckpt, args.out, name=args.name, dtype=args.dtype)
+        if args.data is None:
+            files = export_checkpoint(args.ckpt, args.out, name=args.name, dtype=args.dtype)
+        else:
+            from spinvae.evaluation.card import publish_model
+
+            files = publish_model(args.ckpt, args.out, args.data, args.recipe, args.licence, dtype=args.dtype,
+                                  check_pairs=args.check_pairs, refine_steps=refine_steps_option(args.refine_steps),
+                                  refine_weight=refine_weight_option(args.refine_weight), workers=args.workers)
     except (FileNotFoundError, CheckpointError) as err:
         raise UserError(str(err)) from None
     size = sum(f.stat().st_size for f in (files.weights, files.folder / CONFIG))

@@ -208,6 +208,18 @@ def build_parser() -> ArgumentParser:
     export.add_argument("--name", type=Optional[str], default=None, help="the model's name (default: the folder's)")
     export.add_argument("--dtype", type=Literal["float16", "float32"], default="float16",
                         help="the weights' precision (float16: half the size)")
+    export.add_argument("--data", type=Optional[str], default=None,
+                        help="the dataset the model was trained on: its model.json then records the dataset's recipe, "
+                             "source, licence and split fingerprints, and the model's figures on the first "
+                             "--check-pairs validation pairs (docs/models.md)")
+    export.add_argument("--recipe", type=Optional[str], default=None, help="with --data: the dataset's recipe file")
+    export.add_argument("--licence", type=Optional[str], default=None, help="with --data: the licence of its presets")
+    export.add_argument("--check-pairs", type=int, default=16,
+                        help="with --data: validation pairs the card's check figures are measured on (0: none)")
+    export.add_argument("--refine-steps", type=int, default=MORPH_REFINE_STEPS, help="the check's refinement steps")
+    export.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
+                        help="the check's refinement posterior weight")
+    export.add_argument("--workers", type=int, default=2, help="rendering processes of the check")
     commands.add_subcommand("export", export, help="write a trained model as a model folder")
 
     play = ArgumentParser(description="Live morphing: a MIDI knob moves a morph (or a timbre knob) decoded ahead of "
