@@ -11,7 +11,6 @@ and returns the headline figures of each method (:func:`headline_figures`), whic
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spinvae.data.build import PRESETS, BuildConfig, build_dataset
-from spinvae.data.manifest import read_manifest
+from spinvae.data.build import PRESETS, BuildConfig, build_dataset, preset_uids
 from spinvae.evaluation.report import write_results
 from spinvae.evaluation.run import ALL, EvaluationConfig, run_evaluation
 from spinvae.interpolation.model import load_model
@@ -93,7 +91,7 @@ def evaluate_sample(model: str, references: list[str], out: str | Path, refine_s
     module = load_model(model)
     synth = module.synth
     params = np.stack([synth.schema.canonical(synth.read_preset(r)[0]) for r in references])
-    if len({hashlib.sha256(p.tobytes()).hexdigest() for p in synth.schema.learnable(params)}) < len(params):
+    if len(set(preset_uids(params, synth.schema))) < len(params):
         raise ValueError("the sample repeats a preset: a dataset keeps one copy, which would pair other presets")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,11 +100,13 @@ def evaluate_sample(model: str, references: list[str], out: str | Path, refine_s
     render, mel = module.data.render, module.data.mel
     build_dataset(data, BuildConfig(synth=synth.name, presets=tuple(str(b) for b in banks), render=render, mel=mel,
                                     features=False, workers=workers), log=lambda *_: None, progress=False)
-    kept = read_manifest(data).raw["n_presets"]
-    if kept != len(params):
-        raise ValueError(f"{len(params) - kept} preset(s) of the sample are silent at the model's notes")
+    # the bank file may hold more voices than the sample (a DX7 bank is padded to 32): the sample's presets must
+    # be the dataset's first ones, in order, none excluded as silent
+    table = pd.read_parquet(data / PRESETS, columns=["uid", "row"]).sort_values("row")
+    if table["uid"].head(len(params)).tolist() != preset_uids(params, synth.schema):
+        raise ValueError("a preset of the sample is silent at the model's notes, so the dataset would pair others")
     config = EvaluationConfig(data=str(data), out=str(out / "evaluation"), split=ALL, checkpoints={"model": model},
-                              workers=workers, latent_report=False, refine_steps=refine_steps,
+                              max_pairs=len(params) // 2, workers=workers, latent_report=False, refine_steps=refine_steps,
                               refine_weight=refine_weight, anchor=anchor)
     run_evaluation(config, progress=False, overwrite=True)
     summary = write_results(out / "evaluation", html=False, workers=workers)

@@ -62,8 +62,12 @@ def test_interpolate_and_extrapolate_write_pluck_presets(pluck_run, capsys):
     moved = bank.params[1].astype(int) - bank.params[0].astype(int)
     expected_end = np.clip(np.rint(bank.params[1] + 0.5 * moved), 0, 127)
     np.testing.assert_array_equal(path[-1], expected_end)  # went on, clamped to the grid
+    inferred = pluck_run["root"] / "reference_inferred"  # without --synth: the synth whose files the presets are
     assert main(["interpolate", "--method", "reference", "--start", f"{presets}:0", "--end", f"{presets}:1",
-                 "--out", str(reference)]) == 2  # the default synth cannot read pluck presets
+                 "--steps", "5", "--extrapolate", "0.5", "--out", str(inferred)]) == 0
+    np.testing.assert_array_equal(synth.read_bank(inferred / "interpolation.json").params, path)
+    assert main(["interpolate", "--method", "reference", "--synth", "dx7", "--start", f"{presets}:0",
+                 "--end", f"{presets}:1", "--out", str(inferred)]) == 2  # the DX7 cannot read pluck presets
     assert str(presets) in capsys.readouterr().err
 
 

@@ -125,8 +125,9 @@ def test_your_presets_fine_tune_the_shipped_model_and_a_broken_file_is_skipped(t
     assert set(summary["notes"]["56:75"]) == {"reference"} | {f"{model}{variant}" for model in ("shipped", "finetuned")
                                                               for variant in ("", "+refined", "+anchored",
                                                                               "+refined+anchored")}
-    assert summary["evaluation"]["checkpoints"] == {"shipped": "shipped:dx7",
-                                                    "finetuned": str(checkpoint.relative_to(tmp_path))}
+    recorded = summary["evaluation"]["checkpoints"]  # a model folder is recorded with its weights' sha256
+    assert recorded["finetuned"] == str(checkpoint.relative_to(tmp_path))
+    assert recorded["shipped"] == f"shipped:dx7 (sha256 {read_model_files(folder).sha256[:16]})"
     assert read_sysex(tmp_path / "evaluation/reports/files/interpolation/interpolation.syx").params.shape[0] == 32
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import spinvae.pretrained
 from spinvae.cli.main import main
-from spinvae.model.weights import CONFIG
+from spinvae.model.weights import CONFIG, read_model_files
 from spinvae.synth.dx7.schema import DX7_SCHEMA
 from spinvae.synth.dx7.sysex import read_sysex
 
@@ -50,8 +50,13 @@ def test_evaluate_ckpt_shipped_takes_the_shipped_model_of_the_datasets_synth(tin
     out = tmp_path / "evaluation"
     assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--ckpt", "shipped", "--max-pairs", "1",
                  "--steps", "3", "--progress", "false"]) == 0
-    assert json.loads((out / "evaluation.json").read_text())["checkpoints"] == {"shipped": "shipped"}
+    sha = read_model_files(shipped / "dx7").sha256[:16]
+    assert json.loads((out / "evaluation.json").read_text())["checkpoints"] == {"shipped": f"shipped (sha256 {sha})"}
     assert set(pd.read_csv(out / "trajectories.csv")["method"]) == {"reference", "shipped"}
+    # another model shipped under the same name: its blocks are not mixed with the first one's
+    assert main(["export", "--ckpt", tiny_checkpoint, "--out", str(shipped / "dx7"), "--dtype", "float32"]) == 0
+    assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--ckpt", "shipped", "--max-pairs", "1",
+                 "--steps", "3", "--progress", "false"]) == 2
 
 
 def test_interpolate_without_ckpt_morphs_with_the_shipped_model_between_the_exact_presets(tmp_path):
