@@ -79,15 +79,17 @@ def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> str:
     return str(folder / "last.ckpt")
 
 
-def altered_model_folder(folder: Path, synth: str = "dx7") -> Path:
+def altered_model_folder(folder: Path, synth: str = "dx7", fusion: str = "preset_only") -> Path:
     """A model folder written by :func:`spinvae.model.weights.export_model` (a stand-in module) whose
-    weights file then had one byte flipped: loading it must stop at the checksum."""
+    weights file then had one byte flipped: loading it must stop at the checksum. ``fusion``: what its
+    model.json says of the architecture (``audio_only``: a sound encoder)."""
     import torch
 
     from spinvae.model.weights import WEIGHTS, export_model
 
     export_model(torch.nn.ModuleDict({"vae": torch.nn.Linear(4, 4)}),
-                 {"vae": {}, "loss": {}, "optimizer": {}, "data_info": {}}, folder, name=folder.name, synth=synth)
+                 {"vae": {"fusion": fusion}, "loss": {}, "optimizer": {}, "data_info": {}}, folder, name=folder.name,
+                 synth=synth)
     data = bytearray((folder / WEIGHTS).read_bytes())
     data[-1] ^= 0x01
     (folder / WEIGHTS).write_bytes(bytes(data))

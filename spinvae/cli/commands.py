@@ -522,10 +522,10 @@ def sound_encoder_option(ckpt: str | None, synth: str) -> str | None:
     """The model ``spinvae match`` takes its first guess from: ``--ckpt`` as given; ``none``: no model (the
     nearest of the candidates); not given: the synth's shipped sound encoder where this installation has
     it, else no model."""
-    from spinvae.pretrained import SHIPPED, SOUND_ENCODERS, shipped_names
+    from spinvae.pretrained import SHIPPED, shipped_model
 
     if ckpt is None:
-        return SHIPPED if SOUND_ENCODERS.get(synth) in shipped_names() else None
+        return SHIPPED if shipped_model(synth, sound_encoder=True) is not None else None
     return None if ckpt.lower() == "none" else ckpt
 
 

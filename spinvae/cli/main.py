@@ -11,7 +11,8 @@
   ``spinvae edit --preset A --attribute NAME --out DIR``: a timbre knob (both with the shipped model of the
   synth, or ``--ckpt CKPT``).
 - ``spinvae export --ckpt CKPT --out FOLDER``: a trained model as a model folder (:mod:`spinvae.model.weights`).
-- ``spinvae quickstart [--synth NAME] [--files DIR]``: the main job (dataset, training, evaluation, report, morph bank).
+- ``spinvae quickstart [--synth NAME] [--files DIR] [--from-scratch]``: the main job (the shipped model on its held-out
+  test pairs: dataset, evaluation, report, morph bank; with ``--files``, fine-tuned on them; or trained from scratch).
 - ``spinvae fit|validate|test|predict --config experiments/<name>.yaml``: train and use models
   (LightningCLI, :mod:`spinvae.training.cli`).
 - ``spinvae sweep --config experiments/sweeps/<name>.yaml``: a hyper-parameter sweep (Optuna; resumable,
@@ -162,7 +163,7 @@ def build_parser() -> ArgumentParser:
     edit = ArgumentParser(description="Timbre knob: move a preset along the latent chunk of one attribute.")
     edit.add_argument("--ckpt", type=str, default=SHIPPED, help=CKPT_HELP)
     edit.add_argument("--synth", type=Optional[str], default=None,
-                      help="the synth of the shipped model (default: the preset file's, else dx7)")
+                      help="the synth of the shipped model (default: the preset file's, else the default synth)")
     edit.add_argument("--preset", type=str, required=True, help="FILE:INDEX or FILE, or a dataset uid with --data")
     edit.add_argument("--attribute", type=str, required=True, help="a regularised attribute, e.g. ac_brightness")
     edit.add_argument("--amount", type=float, default=2.0, help="largest latent offset, both ways")
@@ -230,7 +231,7 @@ def build_parser() -> ArgumentParser:
     play.add_argument("--method", type=Literal["model", "reference"], default="model",
                       help="through the model's latent space, or parameter by parameter")
     play.add_argument("--synth", type=Optional[str], default=None,
-                      help="the synth (default: the checkpoint's, else the preset files', else dx7)")
+                      help="the synth (default: the checkpoint's, else the preset files', else the default synth)")
     play.add_argument("--start", type=Optional[str], default=None,
                       help="the morph's start: FILE:INDEX, FILE, a recording (a differentiable synth), or a dataset uid with --data")
     play.add_argument("--end", type=Optional[str], default=None, help="the morph's end, as --start")
@@ -295,11 +296,13 @@ def build_parser() -> ArgumentParser:
                             help="evaluate the first N test pairs (default: 128 with the shipped model, a fixed "
                                  "sample in the split's order; every pair with --from-scratch)")
     quickstart.add_argument("--data-config", type=str, default=None,
-                            help="dataset recipe (default: datasets/dx7_cpu_nofeatures.yaml, whose test split the "
-                                 "shipped DX7 model held out; datasets/dx7_cpu.yaml's settings with --files; "
-                                 "datasets/quickstart.yaml with --from-scratch; another synth's quickstart_SYNTH.yaml)")
+                            help="dataset recipe (default: the recipe the shipped model records, built without "
+                                 "the features into its folder + _nofeatures: the test split it held out; its "
+                                 "settings with --files; datasets/quickstart.yaml, or another synth's "
+                                 "quickstart_SYNTH.yaml, with --from-scratch)")
     quickstart.add_argument("--train-config", type=str, default=None,
-                            help="training config (default: experiments/finetune_dx7.yaml with --files, "
+                            help="training config (default: experiments/finetune_NAME.yaml of the shipped model NAME "
+                                 "with --files, "
                                  "experiments/quickstart.yaml or quickstart_SYNTH.yaml with --from-scratch)")
     quickstart.add_argument("--runs", type=str, default="experiments/runs", help="where training runs go")
     quickstart.add_argument("--reports", type=str, default="evaluation/reports", help="where reports go")

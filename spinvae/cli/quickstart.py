@@ -36,17 +36,18 @@ from spinvae.cli.main import MORPH_REFINE_STEPS
 from spinvae.cli.parsers import data_build_parser
 from spinvae.data.build import PRESETS
 from spinvae.data.manifest import read_manifest
-from spinvae.pretrained import MORPH_MODELS, shipped_names
+from spinvae.pretrained import shipped_model
 from spinvae.synth.base import Synth
 from spinvae.synth.registry import DEFAULT_SYNTH
 
 if TYPE_CHECKING:
     from spinvae.interpolation.refine import RefineConfig
 
-#: the dataset recipe whose test split each synth's shipped model holds out
-SHIPPED_RECIPES = {"dx7": "datasets/dx7_cpu_nofeatures.yaml", "pluck": "datasets/quickstart_pluck.yaml"}
-#: the dataset recipe (its settings: the user's presets replace its own) and the config of a fine-tuning
-FINETUNE_RECIPES = {"dx7": ("datasets/dx7_cpu.yaml", "experiments/finetune_dx7.yaml")}
+#: a shipped model's held-out test split is rebuilt from the recipe its model.json records, without the features
+#: (the model's attribute transform measures every method): into the recipe's folder with this suffix
+NOFEATURES = "_nofeatures"
+#: the fine-tuning config of shipped model NAME (its architecture and losses, from its weights)
+FINETUNE_CONFIG = "experiments/finetune_{name}.yaml"
 #: the shipped model's evaluation: the first 128 test pairs (a fixed sample, the split's deterministic order)
 SHIPPED_MAX_PAIRS = 128
 #: a model trained from scratch refines its ends for half a morph's budget, which keeps that job short
@@ -80,11 +81,12 @@ def job_mode(args: Any, synth: Synth) -> str:
     trained from scratch (``--from-scratch``, or a synth without a shipped model or a fine-tuning recipe)."""
     if args.from_scratch:
         return SCRATCH
-    if MORPH_MODELS.get(synth.name) not in shipped_names():
+    name = shipped_model(synth.name)
+    if name is None:
         print(f"spinvae ships no {synth.name} model in this installation: training one from scratch "
               f"(as --from-scratch does)")
         return SCRATCH
-    if args.files and synth.name not in FINETUNE_RECIPES:
+    if args.files and not (args.train_config or Path(FINETUNE_CONFIG.format(name=name)).is_file()):
         print(f"no fine-tuning recipe for the {synth.name} synth: training a model from scratch on your presets "
               f"(as --from-scratch does)")
         return SCRATCH
@@ -99,8 +101,10 @@ def evaluate_shipped(args: Any, synth: Synth, refine: RefineConfig) -> dict[str,
     from spinvae.interpolation.model import load_model
 
     step = _stepper(3)
-    spec = f"shipped:{MORPH_MODELS[synth.name]}"
-    recipe = _recipe(args.data_config or SHIPPED_RECIPES[synth.name], synth, args.workers)
+    spec = f"shipped:{shipped_model(synth.name)}"
+    recipe = _recipe(args.data_config or _trained_recipe(spec), synth, args.workers)
+    if not args.data_config:  # the model's own recipe, rebuilt without the features (its split is the same)
+        recipe.features, recipe.out = False, recipe.out.rstrip("/") + NOFEATURES
     data, report = Path(recipe.out), Path(args.reports) / (args.name or f"shipped{_suffix(synth)}")
     module = load_model(spec)
     step(f"dataset {data}")
@@ -118,8 +122,9 @@ def finetune_shipped(args: Any, synth: Synth, refine: RefineConfig) -> dict[str,
     from spinvae.interpolation.model import load_model
 
     step = _stepper(5)
-    spec = f"shipped:{MORPH_MODELS[synth.name]}"
-    data_config, train_config = FINETUNE_RECIPES[synth.name]
+    name = shipped_model(synth.name)
+    spec = f"shipped:{name}"
+    data_config, train_config = _trained_recipe(spec), FINETUNE_CONFIG.format(name=name)
     max_time = _max_time(args.finetune_minutes)
     recipe = _recipe(args.data_config or data_config, synth, args.workers)
     train_config = _check_recipe(args.train_config or train_config)
@@ -302,6 +307,16 @@ def _folder(spec: str) -> Path:
 
     folder = resolve_model(spec)
     return folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+
+
+def _trained_recipe(spec: str) -> str:
+    """The dataset recipe the model folder ``spec`` records it was trained on (a UserError when it records none)."""
+    from spinvae.model.weights import CONFIG, read_model_files
+
+    trained = read_model_files(_folder(spec)).data
+    if trained is None:
+        raise UserError(f"{_folder(spec) / CONFIG}: records no training data (facts.data): give --data-config")
+    return trained.recipe
 
 
 def _source(spec: str) -> str:

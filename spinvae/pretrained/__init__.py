@@ -24,13 +24,9 @@ from spinvae.model.weights import (
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 SHIPPED = "shipped"
-#: the shipped morph model of each synth
-MORPH_MODELS = {"dx7": "dx7", "pluck": "pluck"}
-#: the shipped sound encoder (an audio_only model: ``spinvae match``'s first guess) of each differentiable synth
-SOUND_ENCODERS = {"pluck": "pluck_match"}
 
 __all__ = [
-    "CONFIG", "WEIGHTS", "ModelFiles", "PretrainedError", "SHIPPED", "MORPH_MODELS", "SOUND_ENCODERS", "export_model",
+    "CONFIG", "WEIGHTS", "ModelFiles", "PretrainedError", "SHIPPED", "export_model", "shipped_model",
     "is_model_folder", "pretrained_state", "read_model_files", "resolve_model", "shipped_folder",
     "shipped_names",
 ]
@@ -50,6 +46,20 @@ def shipped_folder(name: str) -> Path:
     return folder
 
 
+def shipped_model(synth: str, sound_encoder: bool = False) -> str | None:
+    """The name of the shipped morph model of ``synth`` (with ``sound_encoder``: its sound encoder, an
+    ``audio_only`` model), as the folders' own ``model.json`` say; None when this installation has none.
+    No synth is named here: a synth's shipped models are the folders that say they are its."""
+    import json
+
+    for name in shipped_names():
+        data = json.loads((SHIPPED_DIR / name / CONFIG).read_text())
+        listens = data.get("hparams", {}).get("vae", {}).get("fusion") == "audio_only"
+        if data.get("synth") == synth and listens == sound_encoder:
+            return name
+    return None
+
+
 def resolve_model(spec: str, synth: str | None = None, sound_encoder: bool = False) -> Path | None:
     """The model folder that a ``--ckpt`` value names, or None when it names none (a Lightning checkpoint).
 
@@ -57,12 +67,12 @@ def resolve_model(spec: str, synth: str | None = None, sound_encoder: bool = Fal
     ``shipped:NAME``: a shipped model by name; a model folder (or its ``model.safetensors``/``model.json``).
     """
     if spec == SHIPPED:
-        table = SOUND_ENCODERS if sound_encoder else MORPH_MODELS
-        if synth not in table:
+        name = shipped_model(synth, sound_encoder) if synth else None
+        if name is None:
             what = "sound encoder" if sound_encoder else "model"
-            raise PretrainedError(f"--ckpt shipped: spinvae ships no {what} of the {synth} synth (it has "
-                                  f"{', '.join(sorted(table))}); give a checkpoint")
-        return shipped_folder(table[synth])
+            raise PretrainedError(f"--ckpt shipped: spinvae ships no {what} of the {synth or 'given'} synth in this "
+                                  f"installation (it has {', '.join(shipped_names()) or 'none'}); give a checkpoint")
+        return shipped_folder(name)
     if spec.startswith(SHIPPED + ":"):
         return shipped_folder(spec.split(":", 1)[1])
     if is_model_folder(spec):

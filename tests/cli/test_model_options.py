@@ -62,7 +62,7 @@ MATCH = ["--synth", "pluck", "--note", "57", "--steps", "0", "--candidates", "4"
 
 
 def test_match_takes_the_shipped_sound_encoder_unless_ckpt_none(recording, tmp_path, shipped_dir, capsys):
-    altered_model_folder(shipped_dir / "pluck_match", synth="pluck")  # present, and refused when loaded
+    altered_model_folder(shipped_dir / "pluck_match", synth="pluck", fusion="audio_only")  # present, refused when loaded
     assert main(["match", str(recording), *MATCH, "--out", str(tmp_path / "shipped")]) == 2
     err = capsys.readouterr().err
     assert "pluck_match/model.safetensors: checksum mismatch" in err and len(err.strip().splitlines()) == 1

@@ -17,7 +17,7 @@ from spinvae.evaluation.card import SampleCheck
 from spinvae.evaluation.sample import evaluate_sample
 from spinvae.interpolation.model import load_model
 from spinvae.model.weights import read_model_files
-from spinvae.pretrained import MORPH_MODELS, SOUND_ENCODERS, resolve_model, shipped_folder, shipped_names
+from spinvae.pretrained import resolve_model, shipped_folder, shipped_model, shipped_names
 
 EXPECTED = ("dx7", "pluck", "pluck_match")
 
@@ -38,11 +38,13 @@ def test_shipped_model_loads_with_its_checksum_and_is_small(name):
     assert not module.training
 
 
-def test_every_synth_default_names_a_shipped_model():
-    assert set(MORPH_MODELS.values()) | set(SOUND_ENCODERS.values()) <= set(EXPECTED)
-    for synth, name in MORPH_MODELS.items():
-        if name in shipped_names():
-            assert resolve_model("shipped", synth) == shipped_folder(name)
+def test_each_synth_finds_its_shipped_morph_model_and_sound_encoder():
+    for name in EXPECTED:
+        _shipped(name)
+    assert shipped_model("dx7") == "dx7" and shipped_model("pluck") == "pluck"
+    assert shipped_model("pluck", sound_encoder=True) == "pluck_match" and shipped_model("dx7", sound_encoder=True) is None
+    assert resolve_model("shipped", "dx7") == shipped_folder("dx7")
+    assert resolve_model("shipped", "pluck", sound_encoder=True) == shipped_folder("pluck_match")
 
 
 def test_dx7_model_was_trained_on_the_in_repo_cc0_banks_alone():
