@@ -120,8 +120,9 @@ def read_model_files(path: str | Path) -> ModelFiles:
             raise KeyError("format")
         files = ModelFiles(folder=folder, name=str(data["name"]), synth=str(data["synth"]), dtype=str(data["dtype"]),
                            sha256=str(data["sha256"]), hparams=dict(data["hparams"]), facts=dict(data.get("facts", {})))
-        for key in ("vae", "loss", "optimizer", "data_info"):
-            files.hparams[key]  # noqa: B018 (a KeyError names what is missing)
+        missing = [key for key in ("vae", "loss", "optimizer", "data_info") if key not in files.hparams]
+        if missing:
+            raise KeyError(f"hparams.{missing[0]}")
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise PretrainedError(f"{config}: not readable JSON ({err})") from None
     except (KeyError, TypeError, AttributeError) as err:
