@@ -222,7 +222,7 @@ def evaluate(args: Any) -> None:
         max_pairs=args.max_pairs, notes=parse_notes(args.notes) if args.notes else None,
         latent_method=args.latent, categorical=args.categorical, workers=args.workers,
         refine_steps=refine_steps_option(args.refine_steps), refine_weight=refine_weight_option(args.refine_weight),
-        anchor=args.anchor,
+        refine_objective=args.refine_objective, anchor=args.anchor,
     )
     from spinvae.evaluation.run import SettingsMismatch
     from spinvae.interpolation.model import CheckpointError
@@ -602,3 +602,26 @@ def export(args: Any) -> None:
     size = sum(f.stat().st_size for f in (files.weights, files.folder / CONFIG))
     print(f"wrote {files.folder}: {files.name}, a {files.synth} model in {files.dtype}, {size / 1e6:.1f} MB, "
           f"sha256 {files.sha256}")
+
+
+def proxy(args: Any) -> None:
+    """Train an attribute proxy on a dataset and write it; print its validation accuracy per attribute."""
+    from tabulate import tabulate
+
+    from spinvae.model.proxy import ProxyConfig
+    from spinvae.training.proxy import ProxyTraining, fit_proxy, save_proxy
+
+    for option, value, low in (("--epochs", args.epochs, 1), ("--hidden", args.hidden, 1), ("--layers", args.layers, 0)):
+        if value < low:
+            raise UserError(f"{option} {value}: give {low} or more")
+    if not 0 <= args.soften <= 1:
+        raise UserError(f"--soften {args.soften}: give a number from 0 to 1")
+    synth = read_manifest(args.data).synth  # a ManifestError is one line
+    trained, report = fit_proxy(args.data, ProxyConfig(hidden=args.hidden, layers=args.layers),
+                                ProxyTraining(epochs=args.epochs, soften=args.soften, seed=args.seed))
+    path = save_proxy(args.out, trained, synth, report)
+    rows = [[name, f"{r2:.3f}", f"{rho:.3f}"] for name, r2, rho in zip(report.attributes, report.r2, report.spearman)]
+    print(tabulate(rows, headers=["attribute", "R^2 (valid)", "Spearman (valid)"]))
+    print(f"wrote {path}: {len(report.attributes)} attributes, mean R^2 {report.mean_r2:.3f}, mean Spearman "
+          f"{report.mean_spearman:.3f} on {report.n_valid} validation presets ({report.n_train} train, "
+          f"{report.seconds:.0f} s)")

@@ -43,6 +43,8 @@ from spinvae.synth.registry import DEFAULT_SYNTH, SYNTHS
 # the defaults of latent refinement (spinvae.interpolation.refine.RefineConfig, not imported here: torch is slow
 # to import for a command's --help): evaluate's NAME+refined method
 REFINE_WEIGHT = 0.1
+REFINE_OBJECTIVES = ("likelihood", "margin")  # spinvae.interpolation.refine.OBJECTIVES
+REFINE_OBJECTIVE = "likelihood"
 # a morph's (interpolate, edit, play, quickstart): refined at a small posterior weight, then anchored on the
 # presets (--anchor), the setting measured best on the real test split (docs/evaluation.md, "Exact ends for
 # a sound designer"); edit's and play's knobs take it too, one setting for every command a musician uses
@@ -113,6 +115,9 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--refine-weight", type=float, default=REFINE_WEIGHT,
                           help="the refinement's posterior weight: smaller gives more exact ends from codes "
                                "further from the encoder's (docs/evaluation.md)")
+    evaluate.add_argument("--refine-objective", type=Literal[REFINE_OBJECTIVES], default=REFINE_OBJECTIVE,
+                          help="what refinement optimises: likelihood (the decoder's likelihood of the preset) or "
+                               "margin (exactness: every parameter's value the most probable by a margin)")
     evaluate.add_argument("--anchor", type=bool, default=False,
                           help="also evaluate each model's decoded path moved onto the exact end presets, as "
                                "NAME+anchored (and NAME+refined+anchored with --refine-steps)")
@@ -222,6 +227,20 @@ def build_parser() -> ArgumentParser:
                         help="the check's refinement posterior weight")
     export.add_argument("--workers", type=int, default=2, help="rendering processes of the check")
     commands.add_subcommand("export", export, help="write a trained model as a model folder")
+
+    proxy = ArgumentParser(description="Train an attribute proxy on a built dataset (with features): a network from a "
+                                       "preset's parameters to its timbre attributes, which loss.morph_weight judges "
+                                       "decoded presets with (docs/model.md, 'Training where morphs live'); prints its "
+                                       "accuracy per attribute on the validation split.")
+    proxy.add_argument("--data", type=str, required=True, help="the dataset folder (built with features)")
+    proxy.add_argument("--out", type=str, required=True, help="the proxy file to write (.safetensors)")
+    proxy.add_argument("--epochs", type=int, default=40, help="passes over the train split")
+    proxy.add_argument("--hidden", type=int, default=512, help="units of each hidden layer")
+    proxy.add_argument("--layers", type=int, default=3, help="hidden layers")
+    proxy.add_argument("--soften", type=float, default=0.3,
+                       help="how far the train inputs are softened at random toward decoded distributions (0 to 1)")
+    proxy.add_argument("--seed", type=int, default=0, help="initialisation, order and softening")
+    commands.add_subcommand("proxy", proxy, help="train an attribute proxy (the morph term's judge of timbre)")
 
     play = ArgumentParser(description="Live morphing: a MIDI knob moves a morph (or a timbre knob) decoded ahead of "
                                       "time while a keyboard plays; to a synth over MIDI, to JACK audio, or a MIDI "
@@ -363,6 +382,7 @@ _COMMANDS = {
     "edit": ("spinvae.cli.commands", "edit"),
     "match": ("spinvae.cli.commands", "match"),
     "export": ("spinvae.cli.commands", "export"),
+    "proxy": ("spinvae.cli.commands", "proxy"),
     "play": ("spinvae.cli.play", "play"),
     "quickstart": ("spinvae.cli.quickstart", "quickstart"),
 }

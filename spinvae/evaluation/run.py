@@ -67,6 +67,7 @@ class EvaluationConfig:
             for up to N steps (:mod:`spinvae.interpolation.refine`); 0: the protocol alone.
         refine_weight: the refinement's posterior weight (smaller: more exact ends, codes further
             from the encoder's).
+        refine_objective: what refinement optimises (:class:`spinvae.interpolation.refine.RefineConfig`).
         anchor: also evaluate ``NAME+anchored`` (and ``NAME+refined+anchored`` with refinement): the
             model's decoded path moved onto the exact end presets
             (:func:`spinvae.interpolation.paths.anchor_path`), which makes every end exact whatever the
@@ -87,6 +88,7 @@ class EvaluationConfig:
     latent_report: bool = True
     refine_steps: int = 0
     refine_weight: float = RefineConfig.posterior_weight
+    refine_objective: str = RefineConfig.objective
     anchor: bool = False
 
 
@@ -200,7 +202,8 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
     parts.mkdir(parents=True, exist_ok=True)  # only once the models fit the data: a refused run leaves nothing
     synth = get_synth(manifest.synth)
     schema, categorical = synth.schema, config.categorical or synth.reference_categorical
-    refine = RefineConfig(steps=config.refine_steps, posterior_weight=config.refine_weight)
+    refine = RefineConfig(steps=config.refine_steps, posterior_weight=config.refine_weight,
+                          objective=config.refine_objective)
     transform = next(iter(models.values())).data.attribute_transform if models else manifest.attributes
     if transform is None:
         raise ValueError(f"{config.data}: built without features; rebuild with --features true")

@@ -13,16 +13,19 @@ posterior decodes x but sits where the morph paths of the latent space do not go
 optimised as ``mu + sigma * e`` with Adam on ``e`` (posterior standard deviations, so one learning
 rate suits every coordinate), and the posterior term is ``-w |e|^2 / 2``.
 
-Each preset stops as soon as its best code so far decodes to it exactly (every parameter's most
-probable value is the preset's), or when the step budget is spent. The code returned is the best
-one visited: the objective it has is never worse than the encoder mean's. The presets of a batch
-do not interact (the objective is a sum over presets and Adam works coordinate by coordinate),
-and nothing is random, so a refinement is deterministic.
+Each preset stops as soon as a code it visits decodes to it exactly (every parameter's most
+probable value is the preset's, told from the margins of :meth:`SpinVAE.value_margins`). The code
+returned is the visited one with the fewest wrong parameters, the lowest objective among those, so
+an exact code once visited is the one returned and no preset comes back with more wrong parameters
+than its encoder mean had (the likelihood's optimum often has more: it spreads probability over
+neighbouring steps rather than making the preset's the most probable). The ``margin`` objective aims
+at exactness rather than likelihood (see :class:`RefineConfig`). The presets of a batch do not
+interact (the objective is a sum over presets and Adam works coordinate by coordinate), and nothing
+is random, so a refinement is deterministic.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -30,6 +33,9 @@ import numpy as np
 import torch
 
 from spinvae.model.vae import SpinVAE
+
+
+OBJECTIVES = ("likelihood", "margin")
 
 
 @dataclass(frozen=True)
@@ -42,12 +48,26 @@ class RefineConfig:
         posterior_weight: weight w of the posterior term. At 1 (the posterior as it is) the refined codes
             of the cpu models barely moved from the encoder means (docs/evaluation.md, "Exact ends").
         batch: presets optimised together (memory: the decoder's activations of ``batch`` presets).
+        objective: what the code is pushed to: ``likelihood``, the decoder's log-likelihood of the preset
+            (every parameter, right or wrong, pulled toward more probability), or ``margin``, exactness
+            itself: the sum over parameters of ``max(0, margin - m)``, where m is how much more probable
+            the preset's value is than the best other value (:meth:`SpinVAE.value_margins`), zero once
+            every parameter is right by ``margin`` nats, so the wrong parameters carry all the gradient.
+        margin: the margin (nats) of the ``margin`` objective.
     """
 
     steps: int = 200
     lr: float = 0.3
     posterior_weight: float = 0.1
     batch: int = 512
+    objective: str = "likelihood"
+    margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"refinement steps must be >= 0, got {self.steps}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"refinement objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
 
 
 @dataclass
@@ -82,8 +102,6 @@ def refine_latents(vae: SpinVAE, values: torch.Tensor, classes: torch.Tensor, nu
                    mu: torch.Tensor, variance: torch.Tensor, config: RefineConfig) -> Refinement:
     """Refine the codes of presets: ``values`` (n, T) int64 learnable values, their tokens ``classes`` and
     ``numbers`` (n, T), the encoder's posterior ``mu`` and ``variance`` (n, dim_z). See the module docstring."""
-    if config.steps < 0:
-        raise ValueError(f"refinement steps must be >= 0, got {config.steps}")
     if vae.preset_decoder is None:
         raise ValueError("refinement needs a model with a preset decoder")
     parts = [_refine_batch(vae, *(t[i : i + config.batch] for t in (values, classes, numbers, mu, variance)), config)
@@ -102,32 +120,41 @@ def _refine_batch(vae: SpinVAE, values: torch.Tensor, classes: torch.Tensor, num
     optimizer = torch.optim.Adam([e], lr=config.lr)
     best_e = torch.zeros_like(mu)
     best_objective = torch.full((n,), float("inf"), device=mu.device)
+    best_wrong = torch.full((n,), values.shape[1] + 1, dtype=torch.long, device=mu.device)
     done = torch.zeros(n, dtype=torch.bool, device=mu.device)
     steps = torch.zeros(n, dtype=torch.long, device=mu.device)
     active = torch.arange(n, device=mu.device)
     for step in range(config.steps + 1):
         e_active = e[active]
         out = vae.preset_decoder(mu[active] + sigma[active] * e_active)
-        ce, nll = vae.token_nll(out, classes[active], numbers[active])
-        objective = ce.sum(1) + nll.sum(1) + 0.5 * config.posterior_weight * e_active.square().sum(1)
+        margins = vae.value_margins(out, values[active])
+        if config.objective == "margin":
+            fit = torch.relu(config.margin - margins).sum(1)
+        else:
+            ce, nll = vae.token_nll(out, classes[active], numbers[active])
+            fit = ce.sum(1) + nll.sum(1)
+        objective = fit + 0.5 * config.posterior_weight * e_active.square().sum(1)
         with torch.no_grad():
+            wrong = (margins <= 0).sum(1)
+            exact = wrong == 0
             if step == 0:
                 wrong_before, objective_before = _wrong(vae, out, values), objective.clone()
-            better = objective < best_objective[active]
+            # fewer wrong parameters first, then the lower objective: an exact code is kept whatever its
+            # objective (and the preset is done)
+            fewer, same = wrong < best_wrong[active], wrong == best_wrong[active]
+            better = fewer | (same & (objective < best_objective[active]))
+            best_wrong[active[better]] = wrong[better]
             best_objective[active[better]] = objective[better]
             best_e[active[better]] = e_active.detach()[better]
             steps[active] = step
-            exact = _surely_exact(vae, out, classes[active], nll)
-            if step % CHECK_EVERY == 0:  # the full decoding finds the exact ones the quick test misses
-                exact |= _wrong(vae, out, values[active]) == 0
-            done[active[better & exact]] = True
-            active = active[~done[active]]
+            done[active[exact]] = True
+            active = active[~exact]
         if step == config.steps or len(active) == 0:
             break
         # the gradient of the codes alone (autograd.grad skips the decoder weights' gradients, half of
-        # the backward pass); codes outside ``active`` get none: Adam's momentum still moves them, but
+        # the backward pass); codes that are done get none: Adam's momentum still moves them, but
         # their best code is kept and they are never evaluated again
-        (e.grad,) = torch.autograd.grad(objective.sum(), e)
+        (e.grad,) = torch.autograd.grad(objective[~exact].sum(), e)
         optimizer.step()
     with torch.no_grad():
         z = mu + sigma * best_e
@@ -141,19 +168,6 @@ def _refine_batch(vae: SpinVAE, values: torch.Tensor, classes: torch.Tensor, num
     )
 
 
-CHECK_EVERY = 10  # steps between full decodings of the presets still refined
-
-
 def _wrong(vae: SpinVAE, preset_out: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Parameters (n,) whose most probable value is not the preset's."""
     return (vae.preset_values(preset_out) != values).sum(1)
-
-
-def _surely_exact(vae: SpinVAE, preset_out: torch.Tensor, classes: torch.Tensor, nll: torch.Tensor) -> torch.Tensor:
-    """(n,) bool: every parameter's most probable value is the preset's, told without the full decoding:
-    each categorical's largest logit is its class, and each numerical's own step has more than half of
-    the probability mass (so no other step can have more). False where it cannot tell."""
-    exact = (nll < math.log(2)).all(1)
-    if len(vae.categorical):  # (a synth may have none)
-        exact &= (vae._class_logits(preset_out.float()).argmax(-1) == classes[:, vae.categorical]).all(1)
-    return exact

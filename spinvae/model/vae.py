@@ -142,12 +142,36 @@ class SpinVAE(nn.Module):
         mean = dlm.mixture_mean(preset_out.float()[:, self.numerical, : 3 * self.config.n_components])
         return (mean + 1.0) / 2.0
 
+    def token_distributions(self, preset_out: torch.Tensor) -> torch.Tensor:
+        """The decoded presets as distributions (B, n_numerical + n_categorical * max_classes),
+        differentiably: each numerical token's expected number in [0, 1], then each categorical token's
+        class probabilities; the layout of :func:`spinvae.model.proxy.token_features` for real presets."""
+        parts = [self.expected_numbers(preset_out)]
+        if len(self.categorical):
+            parts.append(torch.softmax(self._class_logits(preset_out.float()), dim=-1).flatten(1))
+        return torch.cat(parts, dim=1)
+
     @torch.no_grad()
     def decode_presets(self, z: torch.Tensor) -> torch.Tensor:
         """Learnable values (B, T) int64 of the presets decoded from z (B, dim_z)."""
         if self.preset_decoder is None:
             raise ValueError("this model has no preset decoder")
         return self.preset_values(self.preset_decoder(z))
+
+    def value_margins(self, preset_out: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """How surely each parameter decodes to ``values`` (B, T) int64: the log-probability of its value
+        minus the largest log-probability of any other value (B, T), in nats, differentiably. Positive
+        everywhere exactly when the decoding (:meth:`preset_values`) is ``values``; +inf for a parameter
+        with one value."""
+        preset_out = preset_out.float()
+        margins = preset_out.new_zeros(values.shape)
+        if len(self.numerical):
+            cards = self.cardinalities[self.numerical].expand(len(preset_out), -1)
+            log_p = dlm.log_pmf(preset_out[:, self.numerical, : 3 * self.config.n_components], cards, int(cards.max()))
+            margins[:, self.numerical] = _margin(log_p, values[:, self.numerical])
+        if len(self.categorical):  # logits differ from log-probabilities by one constant per parameter
+            margins[:, self.categorical] = _margin(self._class_logits(preset_out), values[:, self.categorical])
+        return margins
 
     def _class_logits(self, preset_out: torch.Tensor) -> torch.Tensor:
         """Class logits (B, n_categorical, max_classes), -inf past each parameter's classes."""
@@ -189,3 +213,10 @@ class SpinVAE(nn.Module):
         if out.preset is not None:
             terms["categorical"], terms["numerical"] = self.preset_losses(out.preset, classes, numbers)
         return terms
+
+
+def _margin(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``scores`` (..., K) of the target (...,) int64 minus the best score of the other K - 1 (...,)."""
+    own = scores.gather(-1, target[..., None])[..., 0]
+    other = scores.scatter(-1, target[..., None], float("-inf")).amax(-1)
+    return own - other

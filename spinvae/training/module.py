@@ -15,6 +15,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from spinvae.model.proxy import n_token_features, token_features
 from spinvae.model.tokens import TokenLayout
 from spinvae.model.vae import SpinVAE, VAEConfig
 from spinvae.data.manifest import DataInfo
@@ -23,7 +24,7 @@ from spinvae.synth.base import RenderSettings
 from spinvae.synth.registry import get_synth
 from spinvae.training.metrics import attribute_spearman, preset_accuracy
 from spinvae.training.objective import (
-    LossConfig, OptimizerConfig, attribute_term, beta_at, lr_factor, parameter_group, total_loss,
+    LossConfig, OptimizerConfig, attribute_term, beta_at, lr_factor, morph_term, parameter_group, total_loss,
 )
 
 
@@ -79,6 +80,8 @@ class SpinVAEModule(L.LightningModule):
             raise ValueError(f"loss.synth_weight needs a preset decoder and a differentiable synth without categorical "
                              f"parameters; {self.synth.name} is {'not ' if not self.synth.differentiable else ''}"
                              f"differentiable and has {int(self.schema.is_categorical.sum())} categorical parameters")
+        if loss.morph_weight > 0 and (loss.proxy is None or "preset" not in vae.decoders):
+            raise ValueError("loss.morph_weight needs loss.proxy (an attribute proxy file: spinvae proxy) and a preset decoder")
         if loss.attribute_loss != "none" and len(wanted) * loss.chunk > vae.dim_z:
             raise ValueError(f"{len(wanted)} attributes x chunk {loss.chunk} exceed dim_z={vae.dim_z}")
         self.attribute_names = wanted if loss.attribute_loss != "none" else []
@@ -90,6 +93,9 @@ class SpinVAEModule(L.LightningModule):
                              persistent=False)
         self._validation: dict[str, list[np.ndarray]] = {}
         self._steps: float | None = None
+        # the morph term's judge, loaded when a fit starts (using the model never needs it); kept out of the
+        # module's parameters and state dict: frozen, and not part of the model
+        self.__dict__["proxy"] = None
 
     # -- steps ---------------------------------------------------------------------------------
     def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
@@ -103,6 +109,8 @@ class SpinVAEModule(L.LightningModule):
                                     self.loss_config.free_bits)
         if self.loss_config.synth_weight > 0:
             terms["synth"] = self._synth_term(out.preset, batch["numbers"])
+        if self.loss_config.morph_weight > 0 and self.proxy is not None:
+            terms["morph"] = self._morph_term(out.z, batch, generator)
         if len(self.attribute_names):
             attributes = batch["attributes"][:, self.attribute_index]
             terms["attribute"] = attribute_term(self.loss_config, out.mu.float(), attributes, self.attribute_low,
@@ -132,6 +140,20 @@ class SpinVAEModule(L.LightningModule):
         with torch.no_grad():
             target = self.synth.render_controls(numbers[:k].float(), notes, velocities, settings)
         return spectral_distance(decoded, target, render.sample_rate).mean()
+
+    def _morph_term(self, z: torch.Tensor, batch: dict[str, Any], generator: torch.Generator | None) -> torch.Tensor:
+        """The morph term (``loss.morph_weight``, :func:`morph_term`): each preset of the batch paired with the
+        next one (the last with the first), a code at a random position u of the line between their codes
+        decoded, its timbre judged by the proxy, against the line between the proxy's attributes of the two
+        real presets (so the proxy's own bias cancels)."""
+        proxy = self.proxy.to(z.device)
+        partner = torch.roll(torch.arange(len(z), device=z.device), 1)
+        u = torch.rand(len(z), generator=generator, device=z.device, dtype=torch.float32)
+        z_u = (1 - u)[:, None] * z.float() + u[:, None] * z.float()[partner]
+        path = proxy(self.vae.token_distributions(self.vae.preset_decoder(z_u)))
+        with torch.no_grad():
+            ends = proxy(token_features(self.vae.layout, batch["classes"], batch["numbers"]))
+        return morph_term(path, ends, ends[partner], u)
 
     def _total_steps(self) -> float:
         if self._steps is None:  # Lightning recomputes it on each access (it sets up the loaders)
@@ -188,6 +210,14 @@ class SpinVAEModule(L.LightningModule):
 
     # -- optimisation --------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self.loss_config.morph_weight > 0:
+            from spinvae.training.proxy import load_proxy
+
+            proxy, synth, _ = load_proxy(self.loss_config.proxy)
+            if synth != self.synth.name or proxy.net[0].in_features != n_token_features(self.vae.layout):
+                raise ValueError(f"{self.loss_config.proxy}: a proxy of the {synth} synth's {proxy.net[0].in_features} "
+                                 f"inputs; this model's synth is {self.synth.name}")
+            self.__dict__["proxy"] = proxy
         if stage == "fit" and self.hparams.init_checkpoint:
             self._load_initial_weights(self.hparams.init_checkpoint, self.hparams.init_modules)
         if stage == "fit" and self.hparams.get("compile"):

@@ -38,6 +38,11 @@ class LossConfig:
             differentiable synth whose parameters are all numerical or continuous.
         synth_presets: presets of each batch rendered for it (the first ones).
         synth_seconds: length of those renders (the dataset's first note and velocity, held throughout).
+        morph_weight: weight of the morph term (0: none; :func:`morph_term`): the decoder is asked, at codes
+            on the line between two presets' codes, for presets whose timbre (judged by ``proxy``) moves
+            linearly from the one's to the other's.
+        proxy: the attribute proxy file the morph term judges timbre with (``spinvae proxy``; needed
+            only while training, never to use the model).
     """
 
     spectrogram_weight: float = 1.0
@@ -55,6 +60,8 @@ class LossConfig:
     synth_weight: float = 0.0
     synth_presets: int = 8
     synth_seconds: float = 0.5
+    morph_weight: float = 0.0
+    proxy: str | None = None
 
 
 def beta_at(config: LossConfig, progress: float) -> float:
@@ -74,10 +81,20 @@ def attribute_term(config: LossConfig, mu: torch.Tensor, attributes: torch.Tenso
     return mu.new_zeros(())
 
 
+def morph_term(path: torch.Tensor, start: torch.Tensor, end: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """How far the attributes ``path`` (B, A) of presets decoded at codes ``(1 - u) z_start + u z_end`` are
+    from the straight line between the ends' attributes ``start`` and ``end`` (B, A), at positions ``u``
+    (B,) in [0, 1]: the mean squared difference. Zero exactly when the timbre moves linearly along the
+    latent line (SPINVAE-2's non-linearity measure is the deviation from that line)."""
+    target = (1 - u)[:, None] * start + u[:, None] * end
+    return (path - target).square().mean()
+
+
 def total_loss(config: LossConfig, terms: dict[str, torch.Tensor], beta: float) -> torch.Tensor:
     weights = {
         "spectrogram": config.spectrogram_weight, "kl": beta, "attribute": config.gamma,
         "categorical": config.categorical_weight, "numerical": config.numerical_weight, "synth": config.synth_weight,
+        "morph": config.morph_weight,
     }
     return sum(weights[name] * value for name, value in terms.items())
 

@@ -148,3 +148,35 @@ def test_a_schema_without_categorical_parameters_trains_and_decodes():
     sum(terms.values()).backward()
     decoded = vae.decode_presets(out.mu).numpy()
     assert decoded.shape == (B, 5) and decoded.min() >= 0 and decoded.max() <= 127
+
+
+def test_value_margins_are_positive_everywhere_exactly_where_the_decoding_is_the_preset():
+    vae = SpinVAE(VAEConfig(dim_z=64, **SMALL), LAYOUT, SHAPE)
+    out = vae.preset_decoder(torch.randn(8, 64) * 3)
+    decoded = vae.preset_values(out)
+    assert torch.all(vae.value_margins(out, decoded) > 0)  # (random outputs: no two values tie)
+    other = decoded.clone()
+    other[:, 0] = (other[:, 0] + 1) % int(vae.cardinalities[0])  # one parameter off its most probable value
+    margins = vae.value_margins(out, other)
+    assert torch.all(margins[:, 0] < 0) and torch.all(margins[:, 1:] > 0)
+    # a known answer: the margin of a categorical is the gap of its logits, of a numerical the gap of its log-masses
+    c, n = int(LAYOUT.categorical[0]), int(LAYOUT.numerical[0])
+    logits = vae._class_logits(out)[0, 0]
+    top2 = logits.topk(2).values
+    torch.testing.assert_close(vae.value_margins(out, decoded)[0, c], top2[0] - top2[1])
+    from spinvae.model import dlm
+
+    k = int(vae.cardinalities[n])
+    log_p = dlm.log_pmf(out[0, n, : 3 * vae.config.n_components].float(), vae.cardinalities[n], k)
+    top2 = log_p.topk(2).values
+    torch.testing.assert_close(vae.value_margins(out, decoded)[0, n], top2[0] - top2[1])
+
+
+def test_value_margins_carry_a_gradient_to_the_code():
+    vae = SpinVAE(VAEConfig(dim_z=64, **SMALL), LAYOUT, SHAPE)
+    z = torch.randn(2, 64, requires_grad=True)
+    _, _, values = tokens(2)
+    margins = vae.value_margins(vae.preset_decoder(z), torch.from_numpy(values.astype(np.int64)))
+    assert torch.isfinite(margins).all()
+    torch.relu(1.0 - margins).sum().backward()
+    assert z.grad is not None and torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0

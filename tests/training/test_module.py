@@ -156,3 +156,22 @@ def test_bf16_mixed_precision_trains_with_finite_losses(tmp_path, datamodule):
 def test_synth_in_the_loop_needs_a_differentiable_synth_without_categorical_parameters(datamodule):
     with pytest.raises(ValueError, match="synth_weight needs .* dx7 is not differentiable and has 22 categorical"):
         module(datamodule, loss={"synth_weight": 1.0})
+
+
+def test_the_morph_term_trains_with_a_proxy_file_and_is_refused_without_one(tmp_path, datamodule, tiny_dataset):
+    from spinvae.model.proxy import ProxyConfig
+    from spinvae.training.proxy import ProxyTraining, fit_proxy, save_proxy
+
+    with pytest.raises(ValueError, match="morph_weight needs loss.proxy"):
+        module(datamodule, loss={"morph_weight": 1.0})
+    proxy, report = fit_proxy(tiny_dataset, ProxyConfig(hidden=32, layers=1), ProxyTraining(epochs=2))
+    path = save_proxy(tmp_path / "proxy.safetensors", proxy, "dx7", report)
+    model = module(datamodule, loss={"morph_weight": 1.0, "proxy": str(path)})
+    fit = trainer(tmp_path, 1, limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
+    fit.fit(model, datamodule)
+    assert torch.isfinite(fit.callback_metrics["train/morph"]) and fit.callback_metrics["train/morph"] > 0
+    assert "proxy" not in " ".join(model.state_dict())  # the judge is not part of the model
+    wrong = module(datamodule, loss={"morph_weight": 1.0, "proxy": str(path)})
+    save_proxy(path, proxy, "pluck", report)
+    with pytest.raises(ValueError, match="a proxy of the pluck synth"):
+        wrong.setup("fit")

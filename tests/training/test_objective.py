@@ -64,3 +64,40 @@ def test_every_parameter_has_one_group_and_latent_layers_are_the_bridges():
         "preset_decoder.z_to_mlp_token.0.weight", "preset_decoder.z_to_mlp_token.0.bias",
         "preset_decoder.z_to_mlp_token.2.weight", "preset_decoder.z_to_mlp_token.2.bias",
     }
+
+
+def test_the_morph_term_is_zero_on_the_straight_line_and_positive_off_it():
+    from spinvae.training.objective import morph_term
+
+    start, end = torch.randn(6, 5), torch.randn(6, 5)
+    u = torch.linspace(0, 1, 6)
+    line = (1 - u)[:, None] * start + u[:, None] * end
+    assert morph_term(line, start, end, u).item() == pytest.approx(0.0, abs=1e-12)
+    bent = line + 0.5 * (u * (1 - u))[:, None]  # a bow off the line, none at the ends
+    assert morph_term(bent, start, end, u).item() == pytest.approx((0.25 * (u * (1 - u)) ** 2).mean().item())
+
+
+def test_the_morph_term_reaches_the_decoder_through_a_frozen_proxy_and_is_zero_for_a_linear_decoder():
+    """A constructed case: a decoder whose proxied attributes are affine in z has a zero morph term (against
+    the proxy's attributes of the decoded ends); the real decoder's term is positive and its gradient reaches
+    the decoder's weights, never the frozen proxy's."""
+    from spinvae.model.proxy import AttributeProxy, ProxyConfig, n_token_features
+    from spinvae.training.objective import morph_term
+
+    layout = TokenLayout.from_schema(DX7_SCHEMA)
+    vae = SpinVAE(VAEConfig(dim_z=16, d_model=32, n_heads=2, d_ff=64, encoder_layers=1, decoder_layers=1,
+                            cnn_channels=[4, 8, 8, 8, 8, 8]), layout, (1, 64, 63))
+    proxy = AttributeProxy(n_token_features(layout), 4, ProxyConfig(hidden=32, layers=1)).eval().requires_grad_(False)
+    z = torch.randn(8, 16)
+    partner = torch.roll(torch.arange(8), 1)
+    u = torch.rand(8, generator=torch.Generator().manual_seed(0))
+    z_u = (1 - u)[:, None] * z + u[:, None] * z[partner]
+    linear = torch.nn.Linear(16, 4)  # attributes affine in the code
+    assert morph_term(linear(z_u), linear(z), linear(z)[partner], u).item() == pytest.approx(0.0, abs=1e-10)
+    judged = lambda codes: proxy(vae.token_distributions(vae.preset_decoder(codes)))  # noqa: E731
+    term = morph_term(judged(z_u), judged(z).detach(), judged(z).detach()[partner], u)
+    assert term.item() > 0
+    term.backward()
+    assert all(p.grad is not None for p in vae.preset_decoder.parameters() if p.requires_grad)
+    assert sum(p.grad.abs().sum() for p in vae.preset_decoder.parameters() if p.grad is not None) > 0
+    assert all(p.grad is None for p in proxy.parameters())
