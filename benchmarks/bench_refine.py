@@ -19,6 +19,7 @@ import argparse
 import numpy as np
 import torch
 
+from spinvae.data.manifest import read_manifest
 from spinvae.evaluation.run import evaluation_pairs
 from spinvae.interpolation.model import load_model, refined_codes
 from spinvae.interpolation.refine import RefineConfig
@@ -44,7 +45,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    module = load_model(args.ckpt, synth="dx7" if args.ckpt.startswith("shipped") else None)
+    module = load_model(args.ckpt, synth=read_manifest(args.data).synth)  # shipped: the dataset's synth's model
     pairs = evaluation_pairs(args.data, args.split, args.pairs)
     values = np.stack([v for pair in zip(pairs["start"], pairs["end"]) for v in pair])
     print(f"{len(values)} end presets of the first {len(pairs)} {args.split} pairs of {args.data}; model {args.ckpt}; "
