@@ -17,6 +17,13 @@ alternates the variants N times and reports each one's median, so that a busy ma
 of them alike:
 
     python benchmarks/bench_model.py --configs experiments/cpu.yaml --baseline 870e57f --compile --rounds 5
+
+``--profile`` instead says where one step's time goes (``torch.profiler``, self time of each operator over
+``--steps`` steps, grouped: matrix products, fused attention, convolutions, normalisation, softmax and
+losses, the optimiser, elementwise work and copies), with the matrix products' and convolutions' FLOPs
+(``torch.utils.flop_counter``) and the rate each group reaches:
+
+    python benchmarks/bench_model.py --configs experiments/pretrained_dx7_stage2.yaml --profile --steps 10
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"datasets/dx7_cpu": (1, 64, 126), "datasets/dx7": (1, 257, 251), "datasets/default": (1, 257, 251)}
 
 
-def measure(config_path: str, batch: int, steps: int, threads: int, compile: bool = False) -> dict:
+def measure(config_path: str, batch: int, steps: int, threads: int, compile: bool = False,
+            profiled: bool = False) -> dict:
     """Run in a child process: build, warm up, time ``steps`` optimisation steps."""
     import resource
     import time
@@ -82,6 +90,8 @@ def measure(config_path: str, batch: int, steps: int, threads: int, compile: boo
     step()  # warm-up: allocations, kernels (and the compilation)
     step()
     first_seconds = time.perf_counter() - t0
+    if profiled:
+        return {"config": config_path, "batch": batch, "threads": threads, **profile(step, steps)}
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
@@ -97,6 +107,52 @@ def measure(config_path: str, batch: int, steps: int, threads: int, compile: boo
         "warm_up_s": first_seconds,
         "package": str(Path(spinvae.__file__).parent),
     }
+
+
+#: operator name fragments -> the group a profile puts them in (first match wins; the rest is "elementwise and copies")
+PROFILE_GROUPS = (
+    ("fused attention", ("scaled_dot_product", "_flash_attention")),
+    ("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::linear", "aten::matmul")),
+    ("convolutions", ("convolution", "mkldnn_conv", "conv2d", "conv_transpose")),
+    ("normalisation", ("layer_norm", "batch_norm", "group_norm")),
+    ("softmax and losses", ("softmax", "nll_loss", "cross_entropy", "logsumexp")),
+    ("optimiser (Adam)", ("_foreach", "adam", "zero_")),
+)
+
+
+def _group(name: str) -> str:
+    return next((group for group, keys in PROFILE_GROUPS if any(k in name for k in keys)), "elementwise and copies")
+
+
+def profile(step, steps: int) -> dict:
+    """Where ``step``'s time goes: per group of operators, milliseconds a step (self time) and share; with
+    the FLOPs a step of each group counts (matrix products, attention and convolutions) and its GFLOP/s."""
+    import time
+
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    flops: dict[str, float] = {}
+    for op, count in counter.get_flop_counts()["Global"].items():  # keys like aten.mm
+        group = _group(str(op).replace(".", "::", 1))
+        flops[group] = flops.get(group, 0.0) + count
+    t0 = time.perf_counter()
+    with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    wall_ms = 1000 * (time.perf_counter() - t0) / steps
+    groups: dict[str, float] = {}
+    top: dict[str, float] = {}
+    for event in prof.key_averages():
+        ms = event.self_cpu_time_total / 1000 / steps
+        groups[_group(event.key)] = groups.get(_group(event.key), 0.0) + ms
+        top[event.key] = ms
+    return {"wall_ms": wall_ms, "groups": groups, "flops": flops, "top": sorted(top.items(), key=lambda kv: -kv[1])[:15],
+            "total_gflop": counter.get_total_flops() / 1e9}
 
 
 def exported_package(revision: str, into: Path) -> Path:
@@ -117,12 +173,21 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="also measure the package of this git revision")
     parser.add_argument("--compile", action="store_true", help="also measure with the networks compiled")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the variants this many times; medians")
+    parser.add_argument("--profile", action="store_true", help="where a step's time goes, by group of operators")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.child:
         path, batch, threads, compile = args.child
-        print(json.dumps(measure(path, int(batch), args.steps, int(threads), compile == "1")))
+        print(json.dumps(measure(path, int(batch), args.steps, int(threads), compile == "1", args.profile)))
+        return
+    if args.profile:
+        for path in args.configs:
+            batch = args.batch[0] if args.batch else yaml.safe_load((ROOT / path).read_text())["data"]["batch_size"]
+            out = subprocess.run([sys.executable, __file__, "--child", path, str(batch), str(args.threads), "0",
+                                  "--steps", str(args.steps), "--profile"], cwd=ROOT, capture_output=True, text=True,
+                                 check=True)
+            print_profile(json.loads(out.stdout.strip().splitlines()[-1]))
         return
 
     def child(path: str, batch: int, steps: int, compile: bool = False, package: Path | None = None) -> dict:
@@ -172,6 +237,22 @@ def main() -> None:
               f"{estimate} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+
+
+def print_profile(result: dict) -> None:
+    """A Markdown table of :func:`profile`'s groups, and the operators that take the most time."""
+    wall, groups, flops = result["wall_ms"], result["groups"], result["flops"]
+    profiled = sum(groups.values())
+    print(f"{result['config']}, batch {result['batch']}, {result['threads']} threads: {wall:.0f} ms a step "
+          f"({1000 * result['batch'] / wall:.0f} samples/s), {result['total_gflop']:.1f} GFLOP counted "
+          f"({result['total_gflop'] / wall * 1000:.0f} GFLOP/s over the step)")
+    print("| group | ms a step (self time) | share | GFLOP a step | GFLOP/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for group, ms in sorted(groups.items(), key=lambda kv: -kv[1]):
+        gflop = flops.get(group, 0.0) / 1e9
+        rate = f"{gflop / ms * 1000:.0f}" if gflop else ""
+        print(f"| {group} | {ms:.1f} | {ms / profiled:.0%} | {gflop:.2f} | {rate} |")
+    print("\nmost time (self, ms a step): " + ", ".join(f"{k} {v:.1f}" for k, v in result["top"]))
 
 
 if __name__ == "__main__":

@@ -289,10 +289,10 @@ def _matched_recording(path: str, synth: Synth) -> tuple[np.ndarray, str]:
 
 def interpolate(args: Any) -> None:
     """Write one morph between two presets: bank, WAVs, picture."""
-    from spinvae.interpolation.export import write_sequence
-    from spinvae.interpolation.model import end_codes, paths_between, render_settings
-    from spinvae.interpolation.export import write_morph_page
-    from spinvae.interpolation.paths import anchor_path, parameter_path, positions
+    from spinvae.interpolation.export import write_morph_page, write_sequence
+    from spinvae.interpolation.model import render_settings
+    from spinvae.interpolation.morph import MorphRequest, make_morph
+    from spinvae.interpolation.paths import positions
     from spinvae.interpolation.refine import RefineConfig
     from spinvae.matching.run import AUDIO_SUFFIXES
 
@@ -308,20 +308,20 @@ def interpolate(args: Any) -> None:
                         f"bank holds {synth.bank_size}")
     start, start_label = resolve_preset(args.start, args.data, synth)
     end, end_label = resolve_preset(args.end, args.data, synth)
-    ends = np.flatnonzero(np.isclose(u, 0) | np.isclose(u, 1))  # where the two presets are on the path
-    ends_note = ""
-    if args.method == "model":
+    refine = None
+    if module is not None:
         refine = RefineConfig(steps=refine_steps_option(args.refine_steps), posterior_weight=refine_weight_option(args.refine_weight))
-        z, refinement = end_codes(module, np.stack([start, end]), refine, args.workers)
-        values = paths_between(module, z[:1], z[1:], args.steps, args.latent, args.extrapolate)[0]
+    morph = make_morph(MorphRequest(start, end, u, args.latent, refine, bend=module is not None and args.anchor,
+                                    categorical=args.categorical), module, synth, workers=args.workers)
+    values = morph.presets
+    ends_note = ""
+    if module is not None:
         render, mel = render_settings(module)
-        ends_note = "\n" + ends_exactness(values[ends], np.stack([start, end]), ("start", "end"), refinement)
-        if args.anchor:
-            values = anchor_path(values, start, end, synth.schema, args.categorical or synth.reference_categorical, u=u)
-            ends_note += "\nanchored: the decoded path moved onto the two presets, both ends exact (--anchor false: as decoded)"
+        ends_note = "\n" + ends_exactness(morph.ends, np.stack([start, end]), ("start", "end"), morph.refinement)
+        if morph.method.bend:
+            ends_note += ("\nbend over parameter interpolation: the decoded path moved onto the two presets, both ends "
+                          "exact (--anchor false: the latent morph as decoded)")
     else:
-        values = parameter_path(start, end, args.steps, synth.schema, args.categorical or synth.reference_categorical,
-                                args.extrapolate)
         render, mel = RenderSettings(), MelSettings()
     if args.note is not None or args.velocity is not None or args.sample_rate is not None:
         note, velocity = render.notes[0]
@@ -398,31 +398,26 @@ def edit(args: Any) -> None:
     """Move a preset along the latent chunk of one attribute; write presets, WAVs and the measured attribute."""
     import pandas as pd
     import scipy.stats
-    import torch
 
     from spinvae.interpolation.export import write_sequence
-    from spinvae.interpolation.model import attribute_codes, decode_latents, end_codes, render_settings
-    from spinvae.interpolation.paths import anchor_knob
+    from spinvae.interpolation.model import render_settings
+    from spinvae.interpolation.morph import make_knob
     from spinvae.interpolation.refine import RefineConfig
 
     if args.steps < 2:
         raise UserError(f"--steps {args.steps}: a knob needs at least 2 steps (from -amount to +amount)")
     module, values, label = knob_inputs(args)
     refine = RefineConfig(steps=refine_steps_option(args.refine_steps), posterior_weight=refine_weight_option(args.refine_weight))
-    codes, refinement = end_codes(module, values[None], refine, args.workers)
-    mu = codes[0]
-    offsets = torch.linspace(-args.amount, args.amount, args.steps)
-    presets = decode_latents(module, attribute_codes(module, mu, args.attribute, offsets))
-    centre = decode_latents(module, mu[None])[0]
-    if args.anchor:
-        presets = anchor_knob(presets, centre, values, module.synth.schema)
+    offsets = np.linspace(-args.amount, args.amount, args.steps)
+    knob = make_knob(module, values, args.attribute, offsets, refine, args.anchor, args.workers)
+    presets, centre, refinement = knob.presets, knob.centre, knob.refinement
     render, mel = render_settings(module)
     files = write_sequence(args.out, presets, render, mel, prefix=args.attribute.split("_")[1][:6] + " ",
                            title=f"{args.attribute} {-args.amount:+g} .. {args.amount:+g}: {label}", synth=module.synth,
                            workers=args.workers)
     transform = module.data.attribute_transform
     measured = transform.apply(_raw_features(module.synth, presets, render, mel, args.workers))[:, 0, transform.kept.index(args.attribute)]
-    table = pd.DataFrame({"step": np.arange(1, args.steps + 1), "latent_offset": offsets.numpy(),
+    table = pd.DataFrame({"step": np.arange(1, args.steps + 1), "latent_offset": offsets,
                           args.attribute: measured})
     table.to_csv(Path(args.out) / "attribute.csv", index=False)
 

@@ -119,8 +119,9 @@ def build_parser() -> ArgumentParser:
                           help="what refinement optimises: likelihood (the decoder's likelihood of the preset) or "
                                "margin (exactness: every parameter's value the most probable by a margin)")
     evaluate.add_argument("--anchor", type=bool, default=False,
-                          help="also evaluate each model's decoded path moved onto the exact end presets, as "
-                               "NAME+anchored (and NAME+refined+anchored with --refine-steps)")
+                          help="also evaluate each model's decoded path anchored on the exact end presets: the bend "
+                               "over parameter interpolation, NAME+bend (and NAME+refined+bend with --refine-steps); "
+                               "not a latent morph, reported on its own rows")
     evaluate.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     evaluate.add_argument("--overwrite", type=bool, default=False,
                           help="start again in an --out made with other settings (otherwise refused)")
@@ -160,8 +161,9 @@ def build_parser() -> ArgumentParser:
                              help="the refinement's posterior weight: smaller gives closer ends from codes further "
                                   "from the encoder's (docs/evaluation.md)")
     interpolate.add_argument("--anchor", type=bool, default=True,
-                             help="move the decoded path onto the two presets themselves, so both ends are exact "
-                                  "(false: the decoded path as it is)")
+                             help="move the decoded path onto the two presets themselves, so both ends are exact: "
+                                  "the bend of the latent morph over parameter interpolation (false: the latent "
+                                  "morph as decoded)")
     interpolate.add_argument("--workers", type=int, default=2, help="rendering and featurising threads")
     commands.add_subcommand("interpolate", interpolate, help="morph between two presets")
 
@@ -332,8 +334,9 @@ def build_parser() -> ArgumentParser:
     quickstart.add_argument("--refine-weight", type=float, default=MORPH_REFINE_WEIGHT,
                             help="the refinement's posterior weight (as spinvae interpolate's)")
     quickstart.add_argument("--anchor", type=bool, default=True,
-                            help="also evaluate the model's paths moved onto the exact presets (NAME+anchored, "
-                                 "NAME+refined+anchored) and anchor the morph bank, as spinvae interpolate does")
+                            help="also evaluate the model's paths anchored on the exact presets (the bend over "
+                                 "parameter interpolation: NAME+bend, NAME+refined+bend) and anchor the morph bank, as "
+                                 "spinvae interpolate does")
     quickstart.add_argument("--workers", type=int, default=2, help="rendering and featurising processes")
     commands.add_subcommand("quickstart", quickstart, help="the main job: the shipped model's interpolation report")
     add_sweep_subcommands(commands)

@@ -281,17 +281,17 @@ def _morph_bank(args: Any, module, label: str, data: Path, report: Path, refine:
     """One morph of ``module`` between the first two test presets of ``data``, refined and (with ``--anchor``)
     anchored as ``spinvae interpolate`` makes it: bank, WAVs, picture under ``report/interpolation``."""
     from spinvae.interpolation.export import write_sequence
-    from spinvae.interpolation.model import model_path, render_settings
-    from spinvae.interpolation.paths import anchor_path
+    from spinvae.interpolation.model import render_settings
+    from spinvae.interpolation.morph import MorphRequest, make_morph
+    from spinvae.interpolation.paths import positions
 
     synth = module.synth
     test = pd.read_parquet(data / PRESETS).query("split == 'test'").head(2)
     values = test[list(synth.schema.learnable_names)].to_numpy(dtype="uint8")
     render, mel = render_settings(module)
     uids = test["uid"].tolist()
-    morph = model_path(module, values[0], values[1], 9, refine=refine)
-    if args.anchor:
-        morph = anchor_path(morph, values[0], values[1], synth.schema, synth.reference_categorical)
+    morph = make_morph(MorphRequest(values[0], values[1], positions(9), refine=refine, bend=args.anchor), module,
+                       workers=args.workers).presets
     return write_sequence(report / "interpolation", morph, render, mel, title=f"{label}: {uids[0]} -> {uids[1]}",
                           synth=synth, workers=args.workers)
 

@@ -23,6 +23,7 @@ from spinvae.data.build import split_fingerprints
 from spinvae.data.manifest import read_manifest
 from spinvae.evaluation.sample import MethodFigures, evaluate_sample, sample_references
 from spinvae.interpolation.model import export_checkpoint
+from spinvae.interpolation.morph import Method
 from spinvae.model.weights import ModelFiles, TrainingData, update_facts
 
 
@@ -44,7 +45,7 @@ class SampleCheck:
     def from_dict(cls, data: dict[str, Any]) -> SampleCheck:
         return cls(split=data["split"], references=list(data["references"]), refine_steps=int(data["refine_steps"]),
                    refine_weight=float(data["refine_weight"]),
-                   figures={m: MethodFigures(**f) for m, f in data["figures"].items()})
+                   figures={Method.parse(m).id: MethodFigures(**f) for m, f in data["figures"].items()})  # (old ids too)
 
 
 def training_data(data: str | Path, recipe: str, licence: str) -> TrainingData:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from spinvae.data.manifest import read_manifest
 from spinvae.data.spectrograms import analyse_presets
-from spinvae.evaluation.run import REFERENCE
+from spinvae.interpolation.morph import REFERENCE
 from spinvae.audio.figures import spectrogram_strip_figure
 from spinvae.synth.registry import get_synth
 

@@ -12,7 +12,7 @@ import pandas as pd
 from spinvae.evaluation.html import ENDS_NOTE, REFINEMENT_NOTE, write_html_report
 from spinvae.evaluation.metrics import (median_change_pct, nonlinearity, nonlinearity_decomposition,
                                         result_table, sequence_metrics, summarize)
-from spinvae.evaluation.run import REFERENCE
+from spinvae.interpolation.morph import REFERENCE
 from spinvae.presets.schema import ParameterSchema
 from spinvae.synth.registry import DEFAULT_SYNTH, get_synth
 

@@ -27,8 +27,9 @@ from spinvae.data.manifest import DatasetManifest, read_manifest
 from spinvae.data.spectrograms import analyse_presets
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.latent import latent_quality
-from spinvae.interpolation.model import encode_presets, end_codes, load_model, paths_between
-from spinvae.interpolation.paths import CategoricalRule, LatentMethod, anchor_path, parameter_path
+from spinvae.interpolation.model import encode_presets, load_model
+from spinvae.interpolation.morph import REFERENCE, Method, MorphRequest, make_morph
+from spinvae.interpolation.paths import CategoricalRule, LatentMethod, positions
 from spinvae.interpolation.refine import RefineConfig
 from spinvae.errors import UserError
 from spinvae.model.weights import read_model_files
@@ -36,9 +37,6 @@ from spinvae.pretrained import resolve_model
 from spinvae.synth.base import RenderSettings
 from spinvae.synth.registry import get_synth
 
-REFERENCE = "reference"
-REFINED = "+refined"  # suffix of a model's method whose ends are refined codes
-ANCHORED = "+anchored"  # suffix of a model's method whose decoded path is moved onto the exact ends
 ALL = "all"  # the split of every preset, in the order read (evaluation_pairs)
 REFINEMENT_FIELDS = ("exact_before", "exact_after", "wrong_before", "wrong_after", "steps")
 
@@ -64,14 +62,15 @@ class EvaluationConfig:
             regressions take a while with many attributes, and a quick evaluation may skip them).
         refine_steps: with N > 0, each model is evaluated twice: ``NAME`` as in the reference protocol
             (ends decoded from the encoder means) and ``NAME+refined``, whose ends are codes refined
-            for up to N steps (:mod:`spinvae.interpolation.refine`); 0: the protocol alone.
+            for up to N steps (:mod:`spinvae.interpolation.refine`); 0: the protocol alone
+            (:class:`spinvae.interpolation.morph.Method` names the methods).
         refine_weight: the refinement's posterior weight (smaller: more exact ends, codes further
             from the encoder's).
         refine_objective: what refinement optimises (:class:`spinvae.interpolation.refine.RefineConfig`).
-        anchor: also evaluate ``NAME+anchored`` (and ``NAME+refined+anchored`` with refinement): the
-            model's decoded path moved onto the exact end presets
-            (:func:`spinvae.interpolation.paths.anchor_path`), which makes every end exact whatever the
-            decoder's precision.
+        anchor: also evaluate ``NAME+bend`` (and ``NAME+refined+bend`` with refinement): the bend of the
+            model's decoded path over parameter interpolation, the path moved onto the exact end presets
+            (:func:`spinvae.interpolation.paths.anchor_path`). Its ends are exact by construction and a
+            straight decoded path scores 0 %: not a latent morph, reported on its own rows.
     """
 
     data: str
@@ -201,7 +200,7 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
                                     f"{config.data} holds {manifest.synth} presets")
     parts.mkdir(parents=True, exist_ok=True)  # only once the models fit the data: a refused run leaves nothing
     synth = get_synth(manifest.synth)
-    schema, categorical = synth.schema, config.categorical or synth.reference_categorical
+    categorical = config.categorical or synth.reference_categorical
     refine = RefineConfig(steps=config.refine_steps, posterior_weight=config.refine_weight,
                           objective=config.refine_objective)
     transform = next(iter(models.values())).data.attribute_transform if models else manifest.attributes
@@ -217,37 +216,46 @@ def run_evaluation(config: EvaluationConfig, progress: bool = True, overwrite: b
     }
     _check_resumable(out, settings, overwrite)
     (out / "evaluation.json").write_text(json.dumps(settings, indent=2))
-    plain = [*models] + [name + REFINED for name in models if refine.steps]
-    methods = [REFERENCE, *plain] + [name + ANCHORED for name in plain if config.anchor]
-    blocks = [(m, s) for s in range(0, len(pairs), config.block) for m in methods]
-    todo = [(m, s) for m, s in blocks
-            if not _block_saved(parts / f"{m}_{s:06d}.npz", min(config.block, len(pairs) - s))]
+    methods = evaluation_methods(list(models), refine.steps > 0, config.anchor)
+
+    def saved(method: Method, first: int) -> bool:
+        return _block_saved(parts / f"{method.id}_{first:06d}.npz", min(config.block, len(pairs) - first))
+
+    # a latent morph's block and its bend's come from one morph, so they are made together
+    todo = [(m, s) for s in range(0, len(pairs), config.block) for m in methods if not m.bend
+            and not (saved(m, s) and (m.is_reference or not config.anchor or saved(dataclasses.replace(m, bend=True), s)))]
+    u = positions(config.steps)
     for method, start in tqdm(todo, desc="evaluating", unit="block", disable=not progress):
         chunk = pairs.iloc[start : start + config.block]
-        starts, ends = np.stack(chunk["start"]), np.stack(chunk["end"])
+        request = MorphRequest(np.stack(chunk["start"]), np.stack(chunk["end"]), u, config.latent_method,
+                               refine if method.refined else None, bend=config.anchor and not method.is_reference,
+                               categorical=categorical)
+        morph = make_morph(request, models.get(method.model), synth, name=method.model or "model",
+                           workers=config.workers)
+        made = {method: morph.presets if morph.decoded is None else morph.decoded}
+        if request.bend:
+            made[morph.method] = morph.presets
         extra = {}
-        if method == REFERENCE:
-            presets = np.stack([parameter_path(a, b, config.steps, schema, categorical)
-                                for a, b in zip(starts, ends)])
-        elif method.endswith(ANCHORED):  # its own method's block is done: blocks go method by method
-            decoded = np.load(parts / f"{method.removesuffix(ANCHORED)}_{start:06d}.npz")["presets"]
-            presets = anchor_path(decoded, starts, ends, schema, categorical)
-        else:
-            name = method.removesuffix(REFINED)
-            z, refinement = end_codes(models[name], np.concatenate([starts, ends]),
-                                      refine if method.endswith(REFINED) else None, config.workers)
-            presets = paths_between(models[name], z[: len(chunk)], z[len(chunk) :], config.steps, config.latent_method)
-            if refinement is not None:
-                extra = {f"refine_{k}": getattr(refinement, k) for k in REFINEMENT_FIELDS}
-                extra["refine_seconds"] = np.array(refinement.seconds)
-        attributes = _attributes(presets.reshape(-1, presets.shape[-1]), render, manifest, transform, config.workers)
-        attributes = attributes.reshape(len(chunk), config.steps, len(render.notes), -1)
-        path = parts / f"{method}_{start:06d}.npz"
-        np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes, **extra)
-        path.with_suffix(".tmp.npz").replace(path)  # a block exists whole or not at all
+        if morph.refinement is not None:
+            extra = {f"refine_{k}": getattr(morph.refinement, k) for k in REFINEMENT_FIELDS}
+            extra["refine_seconds"] = np.array(morph.refinement.seconds)
+        for made_method, presets in made.items():
+            attributes = _attributes(presets.reshape(-1, presets.shape[-1]), render, manifest, transform, config.workers)
+            attributes = attributes.reshape(len(chunk), config.steps, len(render.notes), -1)
+            path = parts / f"{made_method.id}_{start:06d}.npz"
+            np.savez(path.with_suffix(".tmp.npz"), presets=presets, attributes=attributes,
+                     **({} if made_method.bend else extra))
+            path.with_suffix(".tmp.npz").replace(path)  # a block exists whole or not at all
     if config.latent_report:
         _write_latent_quality(out, models, pairs, config)
     return _assemble(out, pairs, methods, render, transform, config)
+
+
+def evaluation_methods(models: list[str], refined: bool, bend: bool) -> list[Method]:
+    """The methods an evaluation compares, in its order: the reference, each model's latent morph (with its
+    ends refined too when ``refined``), then their bends over parameter interpolation when ``bend``."""
+    latent = [Method(name) for name in models] + [Method(name, refined=True) for name in models if refined]
+    return [Method(), *latent] + [dataclasses.replace(m, bend=True) for m in latent if bend]
 
 
 def _block_saved(path: Path, n_pairs: int) -> bool:
@@ -276,23 +284,23 @@ def _write_latent_quality(out: Path, models: dict, pairs: pd.DataFrame, config: 
     (out / "latent.json").write_text(json.dumps(quality, indent=2))
 
 
-def _assemble(out: Path, pairs: pd.DataFrame, methods: list[str], render: RenderSettings,
+def _assemble(out: Path, pairs: pd.DataFrame, methods: list[Method], render: RenderSettings,
               transform: AttributeTransform, config: EvaluationConfig) -> Path:
     rows, presets, refinements = [], {}, {}
     for method in methods:
-        blocks = [np.load(out / "parts" / f"{method}_{s:06d}.npz") for s in range(0, len(pairs), config.block)]
+        blocks = [np.load(out / "parts" / f"{method.id}_{s:06d}.npz") for s in range(0, len(pairs), config.block)]
         attributes = np.concatenate([b["attributes"] for b in blocks])  # (n, T, notes, A)
-        presets[method] = np.concatenate([b["presets"] for b in blocks])
+        presets[method.id] = np.concatenate([b["presets"] for b in blocks])
         n, steps, n_notes, _ = attributes.shape
         for k, (note, velocity) in enumerate(render.notes):
             frame = pd.DataFrame(attributes[:, :, k].reshape(n * steps, -1), columns=list(transform.kept))
             frame.insert(0, "step", np.tile(np.arange(steps), n))
             frame.insert(0, "note", f"{note}:{velocity}")
-            frame.insert(0, "method", method)
+            frame.insert(0, "method", method.id)
             frame.insert(0, "sequence", np.repeat(pairs["sequence"].to_numpy(), steps))
             rows.append(frame)
-        if method.endswith(REFINED):  # (NAME+refined+anchored has the same ends' codes: not repeated)
-            refinements[method] = _refinement_summary(blocks)
+        if method.refined and not method.bend:  # (NAME+refined+bend has the same ends' codes: not repeated)
+            refinements[method.id] = _refinement_summary(blocks)
     path = out / "trajectories.csv"
     pd.concat(rows, ignore_index=True).to_csv(path, index=False)
     (out / "refinement.json").write_text(json.dumps(refinements, indent=2))

@@ -84,8 +84,8 @@ def evaluate_sample(model: str, references: list[str], out: str | Path, refine_s
                     anchor: bool = True, workers: int = 2) -> dict[str, MethodFigures]:
     """Evaluate ``model`` (a checkpoint or model folder, :func:`spinvae.interpolation.model.load_model`) on the
     pairs of ``references`` (``FILE:INDEX``, start and end alternating) against parameter interpolation:
-    methods ``model`` (the reference protocol), ``model+refined`` (with ``refine_steps`` > 0) and their
-    ``+anchored`` forms. ``out`` receives the bank, its dataset and the evaluation (started again each call)."""
+    methods ``model`` (the reference protocol), ``model+refined`` (with ``refine_steps`` > 0) and their bends
+    over parameter interpolation (``+bend``, :class:`spinvae.interpolation.morph.Method`). ``out`` receives the bank, its dataset and the evaluation (started again each call)."""
     if len(references) < 2 or len(references) % 2:
         raise ValueError(f"{len(references)} presets: a sample is pairs of presets (an even number, at least 2)")
     module = load_model(model)

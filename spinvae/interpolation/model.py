@@ -14,7 +14,6 @@ import torch
 
 from spinvae.audio.mel import MelSettings, scale_db
 from spinvae.data.spectrograms import analyse_presets
-from spinvae.interpolation.paths import LatentMethod, latent_path
 from spinvae.interpolation.refine import RefineConfig, Refinement, refine_latents
 from spinvae.model.weights import CONFIG, ModelFiles, PretrainedError, export_model, read_model_files, read_state_dict
 from spinvae.pretrained import resolve_model
@@ -155,28 +154,3 @@ def attribute_codes(module: SpinVAEModule, z: torch.Tensor, attribute: str, offs
 def decode_latents(module: SpinVAEModule, z: torch.Tensor) -> np.ndarray:
     """Presets (n, L) uint8 decoded from latent codes (n, dim_z): the most probable value of each parameter."""
     return module.vae.decode_presets(z.to(module.device)).cpu().numpy().astype(np.uint8)
-
-
-def model_path(module: SpinVAEModule, start: np.ndarray, end: np.ndarray, steps: int,
-               method: LatentMethod = "linear", workers: int = 2, refine: RefineConfig | None = None) -> np.ndarray:
-    """Presets (steps, L) uint8 along the latent path between two presets (L,).
-
-    Without ``refine`` both ends are the model's reconstructions of the two presets, as in the
-    reference protocol; with it, the ends are refined codes (exact where refinement reached them).
-    """
-    return model_paths(module, start[None], end[None], steps, method, workers, refine)[0]
-
-
-def model_paths(module: SpinVAEModule, starts: np.ndarray, ends: np.ndarray, steps: int,
-                method: LatentMethod = "linear", workers: int = 2, refine: RefineConfig | None = None) -> np.ndarray:
-    """Presets (n, steps, L) along the latent paths between ``starts`` and ``ends`` (n, L), batched."""
-    z, _ = end_codes(module, np.concatenate([starts, ends]), refine, workers)
-    return paths_between(module, z[: len(starts)], z[len(starts) :], steps, method)
-
-
-def paths_between(module: SpinVAEModule, z_starts: torch.Tensor, z_ends: torch.Tensor, steps: int,
-                  method: LatentMethod = "linear", extrapolate: float = 0.0) -> np.ndarray:
-    """Presets (n, T, L) decoded along the latent paths from ``z_starts`` to ``z_ends`` (n, dim_z): T =
-    ``steps``, more with ``extrapolate`` (:func:`spinvae.interpolation.paths.positions`)."""
-    z = torch.stack([latent_path(a, b, steps, method, extrapolate) for a, b in zip(z_starts, z_ends)])
-    return decode_latents(module, z.flatten(0, 1)).reshape(len(z_starts), z.shape[1], -1)

@@ -125,7 +125,7 @@ def anchor_path(path: np.ndarray, start: np.ndarray, end: np.ndarray, schema: Pa
     reference = reference.reshape(*ends, n_steps, -1).astype(np.float64)
     kept = (values == start) | (values == end)
     classes = np.where(kept, values, reference)
-    classes[..., first, :], classes[..., last, :] = start[..., 0, :], end[..., 0, :]
+    classes[..., at_start, :], classes[..., at_end, :] = start, end  # every step at u = 0 or 1
     return np.where(schema.is_categorical, classes, numerical).astype(np.uint8)
 
 

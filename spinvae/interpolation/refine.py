@@ -127,10 +127,12 @@ def _refine_batch(vae: SpinVAE, values: torch.Tensor, classes: torch.Tensor, num
     for step in range(config.steps + 1):
         e_active = e[active]
         out = vae.preset_decoder(mu[active] + sigma[active] * e_active)
-        margins = vae.value_margins(out, values[active])
         if config.objective == "margin":
+            margins = vae.value_margins(out, values[active])
             fit = torch.relu(config.margin - margins).sum(1)
         else:
+            with torch.no_grad():  # only told apart, never differentiated: no graph to build
+                margins = vae.value_margins(out, values[active])
             ce, nll = vae.token_nll(out, classes[active], numbers[active])
             fit = ce.sum(1) + nll.sum(1)
         objective = fit + 0.5 * config.posterior_weight * e_active.square().sum(1)

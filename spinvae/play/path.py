@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from spinvae.interpolation.model import attribute_codes, decode_latents, end_codes
-from spinvae.interpolation.paths import (CategoricalRule, LatentMethod, anchor_knob, anchor_path, latent_points,
-                                         parameter_points)
+from spinvae.interpolation.morph import MorphRequest, make_knob, make_morph
+from spinvae.interpolation.paths import CategoricalRule, LatentMethod
 from spinvae.interpolation.refine import RefineConfig
 from spinvae.synth.base import Synth
 
@@ -62,16 +60,8 @@ def morph_path(synth: Synth, start: np.ndarray, end: np.ndarray, low: float = 0.
     through ``module``'s latent space (a trained model), or parameter by parameter when it is None;
     ``anchor`` moves a model's path onto the exact presets at u = 0 and 1."""
     u = knob_positions(low, high)
-    rule = categorical or synth.reference_categorical
-    if module is None:
-        values = parameter_points(start, end, u, synth.schema, rule)
-    else:
-        z, _ = end_codes(module, np.stack([start, end]), refine, workers)
-        values = decode_latents(module, latent_points(z[0], z[1], u, latent))
-        if anchor:  # the knob's positions need not fall on u = 0 and 1: anchor them with the decoded ends
-            ends = decode_latents(module, z)
-            with_ends = np.concatenate([ends, values])
-            values = anchor_path(with_ends, start, end, synth.schema, rule, u=np.concatenate([[0.0, 1.0], u]))[2:]
+    request = MorphRequest(start, end, u, latent, refine, bend=module is not None and anchor, categorical=categorical)
+    values = make_morph(request, module, synth, workers=workers).presets
     return PlayPath(synth.schema.from_learnable(values), u, _home(u), label, synth)
 
 
@@ -81,8 +71,5 @@ def knob_path(module, values: np.ndarray, attribute: str, amount: float, refine:
     ``+amount`` on the attribute's chunk (:func:`spinvae.interpolation.model.attribute_codes`); ``anchor``
     moves every position by the decoded centre's error, so offset 0 is the preset exactly."""
     offsets = knob_positions(-amount, amount)
-    z, _ = end_codes(module, np.asarray(values)[None], refine, workers)
-    decoded = decode_latents(module, attribute_codes(module, z[0], attribute, torch.from_numpy(offsets).float()))
-    if anchor:
-        decoded = anchor_knob(decoded, decode_latents(module, z)[0], values, module.synth.schema)
-    return PlayPath(module.synth.schema.from_learnable(decoded), offsets, _home(offsets), label, module.synth)
+    knob = make_knob(module, values, attribute, offsets, refine, anchor, workers)
+    return PlayPath(module.synth.schema.from_learnable(knob.presets), offsets, _home(offsets), label, module.synth)

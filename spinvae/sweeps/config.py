@@ -26,9 +26,11 @@ Direction = Literal["minimize", "maximize"]
 INTERPOLATION_PREFIX = "interpolation/"
 # the quick evaluation's scores of the trial's model against the reference (spinvae.evaluation.metrics.summarize);
 # ``interpolation/refined/...``: the same scores of the model with refined ends (``evaluation.refine_steps``),
-# ``interpolation/anchored/...`` and ``interpolation/refined+anchored/...``: its path moved onto the exact
-# ends (``evaluation.anchor``), as ``spinvae interpolate`` gives it by default
-INTERPOLATION_VARIANTS = ("", "refined", "anchored", "refined+anchored")
+# ``interpolation/bend/...`` and ``interpolation/refined+bend/...``: the bend of its decoded path over parameter
+# interpolation (``evaluation.anchor``; spinvae.interpolation.morph.Method), as ``spinvae interpolate`` gives it by
+# default. Names before 2026-12 said ``anchored`` for ``bend``: they are read as the bend's, with a note.
+INTERPOLATION_VARIANTS = ("", "refined", "bend", "refined+bend")
+LEGACY_VARIANT = ("anchored", "bend")
 INTERPOLATION_METRICS = tuple(
     f"{INTERPOLATION_PREFIX}{variant + '/' if variant else ''}{metric}/{statistic}"
     for variant in INTERPOLATION_VARIANTS
@@ -194,6 +196,11 @@ def _objectives(value: Any, source: str, evaluation: EvaluationSettings) -> tupl
         metric = entry.get("metric")
         if not isinstance(metric, str) or not metric:
             raise SweepConfigError(f"{item}.metric: expected a logged metric such as val/loss, got {metric!r}")
+        if metric.startswith(INTERPOLATION_PREFIX) and LEGACY_VARIANT[0] in metric.split("/")[1]:
+            renamed = metric.replace(*LEGACY_VARIANT, 1)
+            warnings.warn(f"{item}.metric: {metric} is now called {renamed} (the bend over parameter interpolation); "
+                          f"the old name is read for now", FutureWarning, stacklevel=2)
+            metric = renamed
         if metric.startswith(INTERPOLATION_PREFIX) and metric not in INTERPOLATION_METRICS:
             raise SweepConfigError(f"{item}.metric: {metric} is not one of {', '.join(INTERPOLATION_METRICS)}")
         direction = entry.get("direction", "minimize")
@@ -202,7 +209,7 @@ def _objectives(value: Any, source: str, evaluation: EvaluationSettings) -> tupl
         morph = set(interpolation_variant(metric).split("+")) if metric.startswith(INTERPOLATION_PREFIX) else set()
         if "refined" in morph and not evaluation.refine_steps:
             raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.refine_steps > 0")
-        if "anchored" in morph and not evaluation.anchor:
+        if "bend" in morph and not evaluation.anchor:
             raise SweepConfigError(f"{item}.metric: {metric} needs evaluation.anchor: true")
         objectives.append(Objective(metric, direction))
     metrics = [o.metric for o in objectives]

@@ -24,22 +24,22 @@ import numpy as np
 from spinvae.data.manifest import read_manifest
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.report import write_results
-from spinvae.evaluation.run import ANCHORED, REFERENCE, REFINED, EvaluationConfig, run_evaluation
+from spinvae.evaluation.run import EvaluationConfig, run_evaluation
+from spinvae.interpolation.morph import REFERENCE, Method
 from spinvae.sweeps.config import INTERPOLATION_METRICS, EvaluationSettings, interpolation_variant
 
 MODEL = "model"
-# the evaluation method each variant of a sweep metric scores, as a suffix of the model's name
-_METHOD_SUFFIX = {"": "", "refined": REFINED, "anchored": ANCHORED, "refined+anchored": REFINED + ANCHORED}
 
 
 def scores_from_summary(summary: dict[str, Any], method: str = MODEL) -> dict[str, float]:
     """``interpolation/<metric>/<statistic>`` of ``method`` in a :func:`write_results` summary, and
-    ``interpolation/<variant>/<metric>/<statistic>`` of ``method+<variant>`` (refined, anchored,
-    refined+anchored) where the summary has it, averaged over the rendered notes."""
+    ``interpolation/<variant>/<metric>/<statistic>`` of the variant's method (refined, bend, refined+bend:
+    :class:`spinvae.interpolation.morph.Method`) where the summary has it, averaged over the rendered notes."""
     scores: dict[str, float] = {}
     for name in INTERPOLATION_METRICS:
         *_, metric, statistic = name.split("/")
-        evaluated = method + _METHOD_SUFFIX[interpolation_variant(name)]
+        variant = set(interpolation_variant(name).split("+"))
+        evaluated = Method(method, refined="refined" in variant, bend="bend" in variant).id
         values = [float(per_method[evaluated][metric][statistic]) for per_method in summary["notes"].values()
                   if evaluated in per_method]
         if values:

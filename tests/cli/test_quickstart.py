@@ -74,10 +74,10 @@ def test_the_shipped_model_is_evaluated_on_its_held_out_test_split_and_another_s
     for path in (data, report / "report.html", report / "summary.json"):
         assert f"{path.relative_to(tmp_path)}" in printed
     assert f"model: {folder.relative_to(tmp_path)}" in printed
-    assert re.search(r"\| shipped\+refined\+anchored +\| 56:75", printed)  # the table
+    assert re.search(r"\| shipped\+refined\+bend +\| 56:75", printed)  # the table
     summary = json.loads((report / "summary.json").read_text())
-    assert set(summary["notes"]["56:75"]) == {"reference", "shipped", "shipped+refined", "shipped+anchored",
-                                              "shipped+refined+anchored"}
+    assert set(summary["notes"]["56:75"]) == {"reference", "shipped", "shipped+refined", "shipped+bend",
+                                              "shipped+refined+bend"}
     assert summary["evaluation"]["n_sequences"] == 2 and summary["latent"] == {}  # no features, no latent report
     assert summary["context"].startswith("Held out: these pairs come from the test split of `datasets/stand_in`, "
                                          "which `shipped:dx7` never trained on")
@@ -123,8 +123,8 @@ def test_your_presets_fine_tune_the_shipped_model_and_a_broken_file_is_skipped(t
     assert f"checkpoint: {checkpoint.relative_to(tmp_path)}" in printed
     summary = json.loads((tmp_path / "evaluation" / "reports" / "files" / "summary.json").read_text())
     assert set(summary["notes"]["56:75"]) == {"reference"} | {f"{model}{variant}" for model in ("shipped", "finetuned")
-                                                              for variant in ("", "+refined", "+anchored",
-                                                                              "+refined+anchored")}
+                                                              for variant in ("", "+refined", "+bend",
+                                                                              "+refined+bend")}
     recorded = summary["evaluation"]["checkpoints"]  # a model folder is recorded with its weights' sha256
     assert recorded["finetuned"] == str(checkpoint.relative_to(tmp_path))
     assert recorded["shipped"] == f"shipped:dx7 (sha256 {read_model_files(folder).sha256[:16]})"
@@ -159,8 +159,8 @@ def test_from_scratch_writes_model_report_and_bank_and_resumes(tmp_path, monkeyp
     assert re.search(r"\| model +\| 56:75", printed) and re.search(r"\| model\+refined +\| 56:75", printed)  # the table
     # the model with refined ends is its own method beside the reference protocol's
     summary = json.loads((report / "summary.json").read_text())
-    assert set(summary["notes"]["56:75"]) == {"reference", "model", "model+refined", "model+anchored",
-                                              "model+refined+anchored"}
+    assert set(summary["notes"]["56:75"]) == {"reference", "model", "model+refined", "model+bend",
+                                              "model+refined+bend"}
     assert summary["refinement"]["model+refined"]["n_presets"] > 0
     page = (report / "report.html").read_text()
     assert "data:audio/wav;base64," in page and "data:image/png;base64," in page

@@ -80,10 +80,10 @@ def test_a_run_over_more_pairs_reuses_the_whole_blocks_it_shares(tmp_path, tiny_
     assert len(evaluation_pairs(tiny_dataset, "test")) == 4  # blocks of 2 pairs; 2 and 1 for the first 3
     run_evaluation(EvaluationConfig(out=str(out), max_pairs=3, **common), progress=False)
     shared = {p.name: p.stat().st_mtime_ns for p in (out / "parts").glob("*_000000.npz")}
-    assert len(shared) == 3  # reference, tiny, tiny+anchored
+    assert len(shared) == 3  # reference, tiny, tiny+bend
     run_evaluation(EvaluationConfig(out=str(out), **common), progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "parts").glob("*_000000.npz")} == shared  # not recomputed
-    for method in ("reference", "tiny", "tiny+anchored"):  # the short last block of 3 pairs was made whole
+    for method in ("reference", "tiny", "tiny+bend"):  # the short last block of 3 pairs was made whole
         assert len(np.load(out / "parts" / f"{method}_000002.npz")["presets"]) == 2
     run_evaluation(EvaluationConfig(out=str(fresh), **common), progress=False)
     pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv"), pd.read_csv(fresh / "trajectories.csv"))
@@ -183,15 +183,15 @@ def test_refined_models_are_their_own_methods_beside_the_protocol(tmp_path, tiny
     np.testing.assert_array_equal(np.load(without / "presets.npz")["tiny"], presets["tiny"])
 
 
-def test_anchored_methods_have_exact_ends_and_keep_the_decoded_path_inside(tmp_path, tiny_dataset, tiny_checkpoint):
-    out = tmp_path / "anchored"
+def test_bend_methods_have_exact_ends_and_are_the_decoded_path_moved_onto_them(tmp_path, tiny_dataset, tiny_checkpoint):
+    out = tmp_path / "bend"
     assert main(["evaluate", "--data", str(tiny_dataset), "--out", str(out), "--max-pairs", "3", "--steps", "5",
                  "--ckpt", f"tiny={tiny_checkpoint}", "--refine-steps", "20", "--anchor", "true",
                  "--latent", "linear", "--progress", "false"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["notes"]["56:75"]) == {"reference", "tiny", "tiny+refined", "tiny+anchored",
-                                              "tiny+refined+anchored"}
-    for method in ("tiny+anchored", "tiny+refined+anchored"):
+    assert set(summary["notes"]["56:75"]) == {"reference", "tiny", "tiny+refined", "tiny+bend",
+                                              "tiny+refined+bend"}
+    for method in ("tiny+bend", "tiny+refined+bend"):
         assert summary["endpoints"][method]["categorical_accuracy"] == 1.0
         assert summary["endpoints"][method]["numerical_error_steps"] == 0.0
     presets = np.load(out / "presets.npz")
@@ -199,5 +199,5 @@ def test_anchored_methods_have_exact_ends_and_keep_the_decoded_path_inside(tmp_p
     from spinvae.synth.dx7.schema import DX7_SCHEMA
 
     expected = anchor_path(presets["tiny"], presets["start"], presets["end"], DX7_SCHEMA)
-    np.testing.assert_array_equal(presets["tiny+anchored"], expected)  # the plain method's path, moved
+    np.testing.assert_array_equal(presets["tiny+bend"], expected)  # the plain method's path, moved
     assert json.loads((out / "evaluation.json").read_text())["anchor"] is True

@@ -26,10 +26,10 @@ def figures(tiny_checkpoint, sample_bank, tmp_path_factory):
             for k in range(2)]
 
 
-def test_sample_evaluation_has_each_method_and_anchored_ends_are_exact(figures):
+def test_sample_evaluation_has_each_method_and_the_bends_ends_are_exact(figures):
     first, _ = figures
-    assert set(first) == {"model", "model+refined", "model+anchored", "model+refined+anchored"}
-    for method in ("model+anchored", "model+refined+anchored"):
+    assert set(first) == {"model", "model+refined", "model+bend", "model+refined+bend"}
+    for method in ("model+bend", "model+refined+bend"):
         assert first[method].categorical_accuracy == 1.0
         assert first[method].numerical_error_steps == 0.0
     # a one-epoch model decodes its ends far from the presets; anchoring is what makes them exact

@@ -73,7 +73,7 @@ def test_model_interpolation_and_edit_from_dataset_uids(tmp_path, tiny_dataset, 
     end = presets.loc[uids[1], list(DX7_SCHEMA.learnable_names)].to_numpy(dtype=np.uint8)
     np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank[0]), start)  # anchored by default: both ends exact
     np.testing.assert_array_equal(DX7_SCHEMA.learnable(bank[3]), end)
-    assert "anchored: the decoded path moved onto the two presets" in printed
+    assert "bend over parameter interpolation: the decoded path moved onto the two presets" in printed
     assert main(["interpolate", "--ckpt", tiny_checkpoint, "--data", str(tiny_dataset), "--start", uids[0],
                  "--end", uids[1], "--steps", "4", "--refine-steps", "0", "--anchor", "false",
                  "--out", str(tmp_path / "plain")]) == 0

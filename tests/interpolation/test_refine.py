@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from spinvae.data.build import PRESETS
-from spinvae.interpolation.model import encode_posterior, end_codes, load_model, model_paths, refined_codes
+from spinvae.interpolation.model import encode_posterior, end_codes, load_model, refined_codes
+from spinvae.interpolation.morph import MorphRequest, make_morph
+from spinvae.interpolation.paths import positions
 from spinvae.interpolation.refine import RefineConfig
 
 
@@ -62,7 +64,7 @@ def test_refined_paths_start_and_end_on_the_presets_they_reproduce(module, tiny_
     values = _values(tiny_dataset, module)
     config = RefineConfig(steps=150, lr=0.2)
     refinement = refined_codes(module, values, config)
-    paths = model_paths(module, values[:20], values[20:40], 5, refine=config)
+    paths = make_morph(MorphRequest(values[:20], values[20:40], positions(5), refine=config), module).presets
     exact_start, exact_end = refinement.exact_after[:20], refinement.exact_after[20:40]
     np.testing.assert_array_equal(paths[exact_start, 0], values[:20][exact_start])
     np.testing.assert_array_equal(paths[exact_end, -1], values[20:40][exact_end])

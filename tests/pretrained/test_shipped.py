@@ -80,4 +80,4 @@ def test_dx7_model_reproduces_its_cards_check_figures(tmp_path):
             assert abs(getattr(got, field) - getattr(expected, field)) <= 2, (method, field)
         assert _close(got.categorical_accuracy, expected.categorical_accuracy, 0.01), method
         assert _close(got.numerical_error_steps, expected.numerical_error_steps, 0.05), method
-    assert figures["model+refined+anchored"].categorical_accuracy == 1.0  # anchored ends are the presets
+    assert figures["model+refined+bend"].categorical_accuracy == 1.0  # the bend's ends are the presets

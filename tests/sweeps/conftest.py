@@ -82,7 +82,7 @@ def interpolation_study(tiny_dataset, tmp_path_factory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("interpolation")
     path = write_sweep(folder, tiny_dataset, objectives=[
         {"metric": "interpolation/smoothness/mean_change_pct", "direction": "minimize"},
-        {"metric": "interpolation/refined+anchored/nonlinearity/mean_change_pct", "direction": "minimize"},
+        {"metric": "interpolation/refined+bend/nonlinearity/mean_change_pct", "direction": "minimize"},
     ], evaluation={"split": "valid", "max_pairs": 2, "steps": 3, "workers": 1, "refine_steps": 5,
                    "refine_weight": 0.01, "anchor": True}, pruner=None)
     sweep, storage = load_sweep(path), sqlite_url(folder)

@@ -60,7 +60,7 @@ def test_report_of_a_multi_objective_study_with_one_trial(interpolation_study, t
     assert not (out / "importance.png").exists()
     assert len(pd.read_csv(out / "trials.csv")) == 1
     for name in ("history_interpolation_smoothness_mean_change_pct.png",
-                 "history_interpolation_refined_anchored_nonlinearity_mean_change_pct.png", "pareto.png"):
+                 "history_interpolation_refined_bend_nonlinearity_mean_change_pct.png", "pareto.png"):
         assert is_png(out / name), name
     (trial,) = load(interpolation_study).trials
     pareto = pd.read_csv(out / "pareto.csv")

@@ -106,10 +106,10 @@ def smoke() -> dict:
     ({"objectives": [{"metric": "interpolation/refined/smoothness/mean_change_pct"}]},
      "objectives[0].metric: interpolation/refined/smoothness/mean_change_pct needs evaluation.refine_steps > 0"),
     ({"evaluation": {"refine_steps": -1}}, "evaluation.refine_steps: must be at least 0"),
-    ({"objectives": [{"metric": "interpolation/refined+anchored/nonlinearity/mean_change_pct"}],
+    ({"objectives": [{"metric": "interpolation/refined+bend/nonlinearity/mean_change_pct"}],
       "evaluation": {"refine_steps": 100}},
-     "objectives[0].metric: interpolation/refined+anchored/nonlinearity/mean_change_pct needs evaluation.anchor: true"),
-    ({"objectives": [{"metric": "interpolation/refined+anchored/nonlinearity/mean_change_pct"}],
+     "objectives[0].metric: interpolation/refined+bend/nonlinearity/mean_change_pct needs evaluation.anchor: true"),
+    ({"objectives": [{"metric": "interpolation/refined+bend/nonlinearity/mean_change_pct"}],
       "evaluation": {"anchor": True}}, "needs evaluation.refine_steps > 0"),
     ({"objectives": [{"metric": "interpolation/anchored+refined/smoothness/mean_change_pct"}]},
      "is not one of interpolation/smoothness/mean_change_pct"),
@@ -122,6 +122,14 @@ def test_a_bad_sweep_is_a_one_line_error_naming_the_file_and_the_key(change, mes
         parse_sweep({**smoke(), **change}, SOURCE)
     text = str(error.value)
     assert text.startswith(f"{SOURCE}: ") and message in text and "\n" not in text, text
+
+
+def test_a_metric_named_before_the_bend_had_its_name_is_read_as_the_bends_with_a_note():
+    old = "interpolation/refined+anchored/nonlinearity/mean_change_pct"
+    with pytest.warns(FutureWarning, match="now called interpolation/refined\\+bend/"):
+        sweep = parse_sweep({**smoke(), "objectives": [{"metric": old}],
+                             "evaluation": {"refine_steps": 100, "anchor": True}}, SOURCE)
+    assert sweep.metric_names == ["interpolation/refined+bend/nonlinearity/mean_change_pct"]
 
 
 def test_the_example_sweeps_load(monkeypatch):
@@ -156,17 +164,17 @@ def test_refined_scores_are_read_beside_the_plain_ones_and_averaged_over_notes()
                     "worse_features": 1} for m in ("smoothness", "nonlinearity")}
 
     summary = {"notes": {"56:75": {"reference": {}, "model": result(10.0), "model+refined": result(-4.0),
-                                   "model+anchored": result(2.0), "model+refined+anchored": result(-1.0)},
+                                   "model+bend": result(2.0), "model+refined+bend": result(-1.0)},
                          "48:100": {"reference": {}, "model": result(20.0), "model+refined": result(-8.0),
-                                    "model+anchored": result(4.0), "model+refined+anchored": result(-3.0)}}}
+                                    "model+bend": result(4.0), "model+refined+bend": result(-3.0)}}}
     scores = scores_from_summary(summary)
     assert set(scores) == set(INTERPOLATION_METRICS)
     assert scores["interpolation/smoothness/mean_change_pct"] == 15.0
     assert scores["interpolation/refined/nonlinearity/mean_change_pct"] == -6.0
     assert scores["interpolation/refined/smoothness/median_change_pct"] == -3.0
-    assert scores["interpolation/anchored/smoothness/mean_change_pct"] == 3.0
-    assert scores["interpolation/refined+anchored/nonlinearity/median_change_pct"] == -1.0
+    assert scores["interpolation/bend/smoothness/mean_change_pct"] == 3.0
+    assert scores["interpolation/refined+bend/nonlinearity/median_change_pct"] == -1.0
     for notes in summary["notes"].values():
-        del notes["model+refined"], notes["model+refined+anchored"]
+        del notes["model+refined"], notes["model+refined+bend"]
     left = scores_from_summary(summary)
-    assert not any("refined" in name for name in left) and "interpolation/anchored/nonlinearity/worse_features" in left
+    assert not any("refined" in name for name in left) and "interpolation/bend/nonlinearity/worse_features" in left

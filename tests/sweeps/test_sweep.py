@@ -108,7 +108,7 @@ def test_the_interpolation_objectives_give_two_finite_values(interpolation_study
     assert made["refine"]["steps"] == 5 and made["refine"]["posterior_weight"] == 0.01 and made["anchor"] is True
     summary = json.loads((evaluated.parents[1] / "summary.json").read_text())
     (scores,) = summary["notes"].values()
-    assert trial.values[1] == pytest.approx(scores["model+refined+anchored"]["nonlinearity"]["mean_change_pct"])
+    assert trial.values[1] == pytest.approx(scores["model+refined+bend"]["nonlinearity"]["mean_change_pct"])
 
 
 def test_the_command_names_the_file_and_the_key_of_a_typo(tmp_path, tiny_dataset, capsys):
