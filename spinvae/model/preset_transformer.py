@@ -9,6 +9,10 @@ made from z: z cut into d_model-sized tokens, plus one token from an MLP of the 
 output token gives its parameter's distribution: logits of the classes of a categorical
 parameter, or the 3 x n_components parameters of a discretised logistic mixture
 (:mod:`spinvae.model.dlm`) for a numerical one.
+
+With ``tokens="group"`` both transformers work on one token per parameter group instead
+(:class:`~spinvae.model.tokens.GroupEmbedding` in, :class:`~spinvae.model.tokens.GroupHead` out); the
+outputs have the same shape.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import math
 import torch
 from torch import nn
 
-from spinvae.model.tokens import PresetEmbedding, TokenLayout, sinusoidal_positions
+from typing import Literal
+
+from spinvae.model.tokens import GroupEmbedding, GroupHead, PresetEmbedding, TokenLayout, sinusoidal_positions
+
+Tokens = Literal["parameter", "group"]
 
 
 def _encoder_stack(d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float) -> nn.TransformerEncoder:
@@ -31,9 +39,9 @@ class PresetEncoder(nn.Module):
     """Tokens ``classes``, ``numbers`` (B, n_tokens) -> mu, pre-softplus variance (B, dim_z) each."""
 
     def __init__(self, layout: TokenLayout, dim_z: int, d_model: int, n_heads: int, d_ff: int, n_layers: int,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, tokens: Tokens = "parameter"):
         super().__init__()
-        self.embedding = PresetEmbedding(layout, d_model)
+        self.embedding = PresetEmbedding(layout, d_model) if tokens == "parameter" else GroupEmbedding(layout, d_model)
         self.n_latent_tokens = math.ceil(dim_z / d_model)  # per output (mu, variance)
         self.extra_tokens = nn.Parameter(torch.randn(2 * self.n_latent_tokens, d_model) * 0.02)
         self.transformer = _encoder_stack(d_model, n_heads, d_ff, n_layers, dropout)
@@ -57,19 +65,21 @@ class PresetDecoder(nn.Module):
     """
 
     def __init__(self, layout: TokenLayout, dim_z: int, d_model: int, n_heads: int, d_ff: int, n_layers: int,
-                 n_components: int = 3, dropout: float = 0.0):
+                 n_components: int = 3, dropout: float = 0.0, tokens: Tokens = "parameter"):
         super().__init__()
         self.d_model = d_model
         self.n_memory_tokens = math.ceil(dim_z / d_model)
         self.z_to_tokens = nn.Linear(dim_z, self.n_memory_tokens * d_model)
         self.z_to_mlp_token = nn.Sequential(nn.Linear(dim_z, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
-        self.queries = nn.Parameter(torch.randn(layout.n_tokens, d_model) * 0.02)
-        self.register_buffer("positions", sinusoidal_positions(layout.n_tokens, d_model), persistent=False)
+        n_queries = layout.n_tokens if tokens == "parameter" else layout.n_groups
+        self.queries = nn.Parameter(torch.randn(n_queries, d_model) * 0.02)
+        self.register_buffer("positions", sinusoidal_positions(n_queries, d_model), persistent=False)
         layer = nn.TransformerDecoderLayer(d_model, n_heads, d_ff, dropout, activation="gelu", batch_first=True,
                                            norm_first=True)
         self.transformer = nn.TransformerDecoder(layer, n_layers, norm=nn.LayerNorm(d_model))
         self.n_out = max(layout.max_classes, 3 * n_components)
-        self.to_distributions = nn.Linear(d_model, self.n_out)
+        self.to_distributions = (nn.Linear(d_model, self.n_out) if tokens == "parameter"
+                                 else GroupHead(layout, d_model, self.n_out))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         memory = torch.cat([self.z_to_tokens(z).view(len(z), self.n_memory_tokens, self.d_model),

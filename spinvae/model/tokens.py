@@ -3,6 +3,11 @@
 One token per learnable synth parameter (144 for the DX7). A numerical token carries its value
 scaled to [0, 1]; a categorical token its class. Both come from
 :meth:`spinvae.presets.schema.ParameterSchema.to_tokens`.
+
+With ``VAEConfig.tokens = "group"`` the transformers see one token per parameter group instead (the
+DX7's six operators and its global parameters: 7 tokens), the group's parameters as features of its
+token (:class:`GroupEmbedding` in, :class:`GroupHead` out); attention, whose cost grows with the square
+of the tokens' count, becomes about 100x cheaper (BENCHMARKS.md, "Where a step's time goes").
 """
 
 from __future__ import annotations
@@ -21,20 +26,41 @@ class TokenLayout:
     """What the model needs to know of a schema, as tuples (one entry per token).
 
     ``cardinalities``: discrete steps of a numerical token, classes of a categorical one;
-    ``type_ids``: parameter type (shared by the six DX7 operators' "op level", ...).
+    ``type_ids``: parameter type (shared by the six DX7 operators' "op level", ...);
+    ``group_ids``: the parameter's group (a DX7 operator; the parameters of no group share one), in
+    order of first appearance; empty: every parameter in one group.
     """
 
     is_categorical: tuple[bool, ...]
     cardinalities: tuple[int, ...]
     type_ids: tuple[int, ...]
+    group_ids: tuple[int, ...] = ()
 
     @classmethod
     def from_schema(cls, schema: ParameterSchema) -> TokenLayout:
+        groups = [p.group for p in schema.learnable_parameters]
+        order = list(dict.fromkeys(groups))
         return cls(
             tuple(bool(c) for c in schema.is_categorical),
             tuple(int(c) for c in schema.cardinalities),
             tuple(int(t) for t in schema.type_ids),
+            tuple(order.index(g) for g in groups),
         )
+
+    @property
+    def groups(self) -> tuple[int, ...]:
+        """Each token's group id (n_tokens,)."""
+        return self.group_ids or (0,) * self.n_tokens
+
+    @property
+    def n_groups(self) -> int:
+        return max(self.groups) + 1
+
+    def group_slots(self) -> torch.Tensor:
+        """(n_groups, max group size) int64: the tokens of each group in order, padded with -1."""
+        members = [[i for i, g in enumerate(self.groups) if g == k] for k in range(self.n_groups)]
+        width = max(len(m) for m in members)
+        return torch.tensor([m + [-1] * (width - len(m)) for m in members], dtype=torch.long)
 
     @property
     def n_tokens(self) -> int:
@@ -102,3 +128,47 @@ class PresetEmbedding(nn.Module):
         categorical = self.classes(self.class_offsets + classes.clamp(min=0))
         tokens = torch.where(self.is_categorical[:, None], categorical, numerical)
         return tokens + self.positions
+
+
+class GroupEmbedding(nn.Module):
+    """Group tokens (B, n_groups, d_model) from ``classes`` and ``numbers`` (B, n_tokens): each parameter
+    embedded in ``width`` features (:class:`PresetEmbedding`), a group's embeddings concatenated in order
+    (zeros past a smaller group's end) and projected by the group's own linear map, plus the group's
+    sinusoidal position."""
+
+    def __init__(self, layout: TokenLayout, d_model: int, width: int = 16):
+        super().__init__()
+        self.parameters_embedding = PresetEmbedding(layout, width)
+        slots = layout.group_slots()
+        self.register_buffer("slots", slots.clamp(min=0), persistent=False)
+        self.register_buffer("present", (slots >= 0)[..., None].float(), persistent=False)
+        n_groups, size = slots.shape
+        self.weight = nn.Parameter(torch.randn(n_groups, size * width, d_model) / math.sqrt(size * width))
+        self.bias = nn.Parameter(torch.zeros(n_groups, d_model))
+        self.register_buffer("positions", sinusoidal_positions(n_groups, d_model), persistent=False)
+
+    def forward(self, classes: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        tokens = self.parameters_embedding(classes, numbers)  # (B, T, width)
+        grouped = tokens[:, self.slots] * self.present  # (B, G, size, width)
+        return torch.einsum("bgi,gid->bgd", grouped.flatten(2), self.weight) + self.bias + self.positions
+
+
+class GroupHead(nn.Module):
+    """Per-parameter outputs (B, n_tokens, n_out) from group tokens (B, n_groups, d_model): each group's
+    own linear map to its parameters' outputs, put back in the parameters' order."""
+
+    def __init__(self, layout: TokenLayout, d_model: int, n_out: int):
+        super().__init__()
+        slots = layout.group_slots()
+        n_groups, size = slots.shape
+        self.n_out, self.size = n_out, size
+        self.weight = nn.Parameter(torch.randn(n_groups, d_model, size * n_out) / math.sqrt(d_model))
+        self.bias = nn.Parameter(torch.zeros(n_groups, size * n_out))
+        flat = torch.arange(n_groups * size).view(n_groups, size)  # where each token sits in the flat output
+        where = torch.empty(layout.n_tokens, dtype=torch.long)
+        where[slots[slots >= 0]] = flat[slots >= 0]
+        self.register_buffer("where", where, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.einsum("bgd,gdo->bgo", x, self.weight) + self.bias  # (B, G, size * n_out)
+        return out.reshape(len(x), -1, self.n_out)[:, self.where]

@@ -25,7 +25,7 @@ from torch import nn
 from spinvae.model import dlm
 from spinvae.model.audio_cnn import AudioEncoder, SpectrogramDecoder
 from spinvae.model.latent import kl_free_bits, reparameterize, variance_from
-from spinvae.model.preset_transformer import PresetDecoder, PresetEncoder
+from spinvae.model.preset_transformer import PresetDecoder, PresetEncoder, Tokens
 from spinvae.model.tokens import TokenLayout
 
 Fusion = Literal["preset_only", "combined", "audio_only"]
@@ -45,6 +45,9 @@ class VAEConfig:
         dropout: transformer dropout.
         n_components: logistic mixture components per numerical parameter.
         cnn_channels: channels of the audio CNN's stride-2 layers, input side first.
+        tokens: what the preset transformers' tokens are: ``parameter`` (one per learnable parameter,
+            SPINVAE-2's) or ``group`` (one per parameter group, the parameters as its features:
+            :mod:`spinvae.model.tokens`).
     """
 
     dim_z: int = 256
@@ -58,6 +61,7 @@ class VAEConfig:
     dropout: float = 0.0
     n_components: int = 3
     cnn_channels: list[int] = field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512, 512])
+    tokens: Tokens = "parameter"
 
 
 @dataclass
@@ -79,7 +83,7 @@ class SpinVAE(nn.Module):
         c = config
         uses_preset = c.fusion in ("preset_only", "combined")
         uses_audio = c.fusion in ("audio_only", "combined")
-        transformer = dict(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, dropout=c.dropout)
+        transformer = dict(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, dropout=c.dropout, tokens=c.tokens)
         cnn = dict(channels=list(c.cnn_channels), dim_z=c.dim_z)
         self.preset_encoder = (
             PresetEncoder(layout, c.dim_z, n_layers=c.encoder_layers, **transformer) if uses_preset else None

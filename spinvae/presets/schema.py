@@ -64,6 +64,10 @@ class ParameterSchema:
     def __init__(self, name: str, parameters: tuple[Parameter, ...]):
         if [p.index for p in parameters] != list(range(len(parameters))):
             raise ValueError("parameter indices must be 0..n-1 in order")
+        too_fine = [p.name for p in parameters if p.cardinality > 256]
+        if too_fine:  # presets are stored as uint8: a 257th step would wrap around to 0 silently
+            raise ValueError(f"{name}: parameter {too_fine[0]} has more than 256 values, and presets are stored as "
+                             f"uint8 (0..255); give it at most 256 steps")
         self.name = name
         self.parameters = parameters
         self.by_name = {p.name: p for p in parameters}

@@ -261,3 +261,11 @@ def test_from_learnable_rejects_values_that_wrap_in_uint8():
     values[S.learnable_names.index("op1_output_level")] = 256
     with pytest.raises(ValueError, match="op1_output_level"):
         S.from_learnable(values)
+
+
+def test_a_parameter_with_more_values_than_a_preset_byte_holds_is_refused():
+    from spinvae.presets.schema import Parameter, ParameterSchema
+
+    ParameterSchema("fine", (Parameter(0, "level", 255, "numerical"),))  # 256 values: the most a uint8 holds
+    with pytest.raises(ValueError, match="wide: parameter cutoff has more than 256 values"):
+        ParameterSchema("wide", (Parameter(0, "level", 99, "numerical"), Parameter(1, "cutoff", 256, "continuous")))
