@@ -9,6 +9,14 @@ class UserError(Exception):
     """Bad input from the command line or a config: printed as one line, exit status 2."""
 
 
+class SettingError(ValueError):
+    """A settings dataclass's field out of its range: ``field`` names it, so a command can name its option."""
+
+    def __init__(self, field: str, value: object, reason: str):
+        super().__init__(f"{field} {value}: {reason}")
+        self.field, self.value, self.reason = field, value, reason
+
+
 #: what the machine refuses (not a bug of spinvae's, nor a mistake in the command): said on one line
 ENVIRONMENT_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
                       errno.EROFS: "a read-only file system", errno.EACCES: "permission denied"}

@@ -6,6 +6,7 @@ import signal
 import threading
 from typing import Any
 
+from spinvae.errors import SettingError
 from spinvae.cli.commands import (UserError, knob_inputs, model_or_synth, refine_steps_option, refine_weight_option,
                                   resolve_preset)
 
@@ -45,8 +46,8 @@ def _settings(args: Any):
         return (CacheSettings(sample_rate=args.sample_rate, lowest_key=low, highest_key=high, key_step=args.key_step,
                               velocity=args.velocity, note_seconds=args.note_seconds),
                 EngineSettings(cc=args.cc, channel=args.channel))
-    except ValueError as err:
-        raise UserError(f"--key-range/--key-step/--velocity/--note-seconds/--cc/--channel: {err}") from None
+    except SettingError as err:  # one option named, as the user spelled it
+        raise UserError(f"--{err.field.replace('_', '-')} {err.value}: {err.reason}") from None
 
 
 def _engine(args: Any, path, cache_settings, engine_settings):

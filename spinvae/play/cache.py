@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spinvae.errors import SettingError
+
 from spinvae.synth.base import RenderSettings, Synth
 
 
@@ -36,9 +38,14 @@ class CacheSettings:
 
     def __post_init__(self) -> None:
         if not 0 <= self.lowest_key <= self.highest_key <= 127:
-            raise ValueError(f"keys {self.lowest_key}..{self.highest_key}: give 0 <= lowest <= highest <= 127")
-        if self.key_step < 1 or not 1 <= self.velocity <= 127 or self.note_seconds <= 0:
-            raise ValueError("need key_step >= 1, velocity 1..127 and note_seconds > 0")
+            raise SettingError("key_range", f"{self.lowest_key}:{self.highest_key}",
+                               "give LOW:HIGH MIDI keys with 0 <= LOW <= HIGH <= 127")
+        if self.key_step < 1:
+            raise SettingError("key_step", self.key_step, "give 1 or more semitones")
+        if not 1 <= self.velocity <= 127:
+            raise SettingError("velocity", self.velocity, "give a MIDI velocity from 1 to 127")
+        if self.note_seconds <= 0:
+            raise SettingError("note_seconds", self.note_seconds, "give a positive length in seconds")
 
     @property
     def centres(self) -> np.ndarray:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import mido
 import numpy as np
 
+from spinvae.errors import SettingError
 from spinvae.play.cache import NoteCache, read_resampled, resampled_length
 
 SUSTAIN_CC = 64
@@ -43,12 +44,16 @@ class EngineSettings:
     gain: float = 0.25
 
     def __post_init__(self) -> None:
-        if not 0 <= self.cc <= 127 or not 0 <= self.start <= 127:
-            raise ValueError(f"cc {self.cc} and start {self.start} must be 0..127")
+        if not 0 <= self.cc <= 127:
+            raise SettingError("cc", self.cc, "give a MIDI controller number from 0 to 127")
+        if not 0 <= self.start <= 127:
+            raise SettingError("start", self.start, "give a CC value from 0 to 127")
         if self.channel is not None and not 0 <= self.channel <= 15:
-            raise ValueError(f"channel {self.channel}: 0..15 (0-based)")
-        if self.max_voices < 1 or self.release_seconds < 0:
-            raise ValueError("need max_voices >= 1 and release_seconds >= 0")
+            raise SettingError("channel", self.channel, "give a MIDI channel from 0 to 15 (0-based)")
+        if self.max_voices < 1:
+            raise SettingError("max_voices", self.max_voices, "give 1 or more")
+        if self.release_seconds < 0:
+            raise SettingError("release_seconds", self.release_seconds, "give 0 or more seconds")
 
 
 @dataclass

@@ -52,9 +52,12 @@ def test_a_midi_file_renders_to_the_same_wav_every_time(bank, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--key-range", "90:30", "--midi-file", "x.mid", "--out", "x.wav"], "--key-range/--key-step"),
+    (["--key-range", "90:30", "--midi-file", "x.mid", "--out", "x.wav"], "--key-range 90:30: give LOW:HIGH MIDI keys with"),
+    (["--key-step", "0", "--midi-file", "x.mid", "--out", "x.wav"], "--key-step 0: give 1 or more"),
+    (["--velocity", "200", "--midi-file", "x.mid", "--out", "x.wav"], "--velocity 200: give a MIDI velocity"),
+    (["--channel", "16", "--midi-file", "x.mid", "--out", "x.wav"], "--channel 16: give a MIDI channel"),
     (["--key-range", "low", "--midi-file", "x.mid", "--out", "x.wav"], "--key-range low: give LOW:HIGH"),
-    (["--cc", "130", "--midi-file", "x.mid", "--out", "x.wav"], "cc 130"),
+    (["--cc", "200", "--midi-file", "x.mid", "--out", "x.wav"], "spinvae: error: --cc 200: give a MIDI controller number"),
     (["--midi-file", "MISSING"], "--midi-file needs --out"),
     (["--midi-file", "NOTMIDI", "--out", "x.wav"], "not a readable MIDI file"),
     (["--midi-file", "MIDI", "--out", "x.flac"], "give a .wav file"),
