@@ -28,7 +28,7 @@ from spinvae.data.spectrograms import analyse_presets
 from spinvae.features.attributes import AttributeTransform
 from spinvae.evaluation.latent import latent_quality
 from spinvae.interpolation.model import encode_presets, load_model
-from spinvae.interpolation.morph import REFERENCE, Method, MorphRequest, make_morph
+from spinvae.interpolation.morph import Method, MorphRequest, make_morph
 from spinvae.interpolation.paths import CategoricalRule, LatentMethod, positions
 from spinvae.interpolation.refine import RefineConfig
 from spinvae.errors import UserError

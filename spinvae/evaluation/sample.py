@@ -22,7 +22,6 @@ from spinvae.data.build import PRESETS, BuildConfig, build_dataset, preset_uids
 from spinvae.evaluation.report import write_results
 from spinvae.evaluation.run import ALL, EvaluationConfig, run_evaluation
 from spinvae.interpolation.model import load_model
-from spinvae.synth.registry import get_synth
 
 
 @dataclass(frozen=True)

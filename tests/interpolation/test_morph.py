@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from spinvae.data.build import PRESETS
 from spinvae.interpolation.model import decode_latents, encode_presets, load_model
@@ -102,7 +101,6 @@ def test_the_anchored_knob_is_the_preset_at_offset_zero(module, values):
     np.testing.assert_array_equal(knob.presets[2], knob.centre)  # offset 0 is the code itself
     anchored = make_knob(module, values[0], attribute, offsets, anchor=True)
     np.testing.assert_array_equal(anchored.presets[2], values[0])
-    moved = torch.from_numpy(knob.presets.astype(np.int64) != knob.centre.astype(np.int64))
-    assert moved.any(), "the knob moves some parameter over 4 latent units"
+    assert (knob.presets != knob.centre).any(), "the knob moves some parameter over 4 latent units"
     with pytest.raises(ValueError, match="not regularised"):
         make_knob(module, values[0], "no_such_attribute", offsets)
